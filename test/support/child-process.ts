@@ -1,0 +1,92 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { waitFor } from './wait-for';
+
+/** A process started by a test: its output is kept, and stop() always ends it. */
+export interface RunningProcess {
+  readonly proc: ChildProcess;
+  /** stdout and stderr lines, in arrival order. */
+  readonly lines: string[];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Sends `signal` (SIGTERM by default), then SIGKILL after `graceMs`; resolves once the process is gone. */
+  stop(
+    signal?: NodeJS.Signals,
+    graceMs?: number,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output(): string;
+}
+
+const running = new Set<RunningProcess>();
+
+export function startProcess(
+  command: string,
+  args: string[],
+  options: SpawnOptions = {},
+): RunningProcess {
+  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  const lines: string[] = [];
+  const collect = (stream: NodeJS.ReadableStream | null) => {
+    let rest = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop() ?? '';
+      lines.push(...parts);
+    });
+    stream?.on('end', () => {
+      if (rest) lines.push(rest);
+    });
+  };
+  collect(proc.stdout);
+  collect(proc.stderr);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    proc.on('exit', (code, signal) => resolve({ code, signal }));
+    proc.on('error', () => resolve({ code: null, signal: null }));
+  });
+  const handle: RunningProcess = {
+    proc,
+    lines,
+    exited,
+    output: () => lines.join('\n'),
+    async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000) {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill(signal);
+        const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+        const result = await exited;
+        clearTimeout(timer);
+        running.delete(handle);
+        return result;
+      }
+      running.delete(handle);
+      return exited;
+    },
+  };
+  running.add(handle);
+  void exited.then(() => running.delete(handle));
+  return handle;
+}
+
+/** Kills whatever a test file left running; call from afterAll as a last resort. */
+export async function stopAllProcesses(): Promise<void> {
+  await Promise.all([...running].map((p) => p.stop('SIGKILL', 0)));
+}
+
+/** Waits until `url` answers 2xx, failing early (with the process output) if the process exits. */
+export async function waitForHttpOk(
+  target: RunningProcess,
+  url: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  await waitFor(
+    `${url} to answer 2xx`,
+    async () => {
+      if (target.proc.exitCode !== null || target.proc.signalCode !== null) {
+        throw new Error(`process exited early:\n${target.output()}`);
+      }
+      const res = await fetch(url).catch(() => undefined);
+      return res?.ok === true;
+    },
+    { timeoutMs, intervalMs: 50 },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n--- process output ---\n${target.output()}`);
+  });
+}
