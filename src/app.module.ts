@@ -1,0 +1,31 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import { systemClock, type Clock } from './common/clock';
+import { ClockModule } from './common/clock.module';
+import { JsonErrorsFilter } from './common/json-errors.filter';
+import { loggerParams } from './common/logger.options';
+import { AppConfigModule } from './config/config.module';
+import type { AppConfig } from './config/config.schema';
+import { HealthModule } from './health/health.module';
+import { IngestModule } from './ingest/ingest.module';
+import { MetricsModule } from './metrics/metrics.module';
+
+@Module({})
+export class AppModule {
+  /** `config` is the result of parseConfig(); tests may hand in a clock they drive. */
+  static forRoot(config: AppConfig, clock: Clock = systemClock): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(config),
+        ClockModule.forRoot(clock),
+        LoggerModule.forRoot(loggerParams(config)),
+        MetricsModule,
+        HealthModule,
+        IngestModule,
+      ],
+      providers: [{ provide: APP_FILTER, useClass: JsonErrorsFilter }],
+    };
+  }
+}

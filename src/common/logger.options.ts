@@ -1,0 +1,27 @@
+import type { Params } from 'nestjs-pino';
+import { stdTimeFunctions, type LoggerOptions } from 'pino';
+import type { AppConfig } from '../config/config.schema';
+
+/** pino options: one JSON line per event (ISO time with ms, level as text); pretty only when asked. */
+export function pinoOptions(config: Pick<AppConfig, 'LOG_LEVEL' | 'LOG_FORMAT'>): LoggerOptions {
+  return {
+    level: config.LOG_LEVEL,
+    timestamp: stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '[redacted]' },
+    ...(config.LOG_FORMAT === 'pretty'
+      ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:standard' } } }
+      : {}),
+  };
+}
+
+/**
+ * nestjs-pino wiring. Requests are not logged automatically (each accepted report already has its own
+ * line) and the per-request logger middleware is bound to no route, keeping the hot path lean.
+ */
+export function loggerParams(config: AppConfig): Params {
+  return {
+    pinoHttp: { ...pinoOptions(config), autoLogging: false, quietReqLogger: true },
+    forRoutes: [],
+  };
+}

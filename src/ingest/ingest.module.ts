@@ -1,0 +1,21 @@
+import { Module } from '@nestjs/common';
+import { ERROR_OBSERVER } from '../common/json-errors.filter';
+import { BearerAuthGuard } from './bearer-auth.guard';
+import { IngestController } from './ingest.controller';
+import { IngestMetrics } from './ingest.metrics';
+import { IngestService } from './ingest.service';
+import { RejectionObserver } from './rejection-observer';
+import { ReportLog } from './report-log';
+
+@Module({
+  controllers: [IngestController],
+  providers: [
+    IngestService,
+    IngestMetrics,
+    ReportLog,
+    BearerAuthGuard,
+    { provide: ERROR_OBSERVER, useClass: RejectionObserver },
+  ],
+  exports: [IngestService, IngestMetrics, ReportLog, ERROR_OBSERVER],
+})
+export class IngestModule {}

@@ -1,0 +1,63 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import type { AppConfig } from '../config/config.schema';
+import type { QueryParams, TextReport } from './wasm-callback.request';
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** The seed's `yyyy-MM-dd HH:mm:ss`, in the server's local time zone as the seed printed it. */
+export function seedTime(ms: number): string {
+  const d = new Date(ms);
+  return (
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+  );
+}
+
+/**
+ * Query parameters as a plain-data object for the log: no prototype, so `__proto__` and
+ * `constructor` are ordinary keys; a repeated key keeps all its values, in order.
+ */
+export function paramsObject(params: QueryParams): Record<string, string | string[]> {
+  const out = Object.create(null) as Record<string, string | string[]>;
+  for (const [key, value] of params) {
+    const previous = Object.hasOwn(out, key) ? out[key] : undefined;
+    if (previous === undefined) out[key] = value;
+    else if (Array.isArray(previous)) previous.push(value);
+    else out[key] = [previous, value];
+  }
+  return out;
+}
+
+/** Writes the one log line of each accepted seed-style report. */
+@Injectable()
+export class ReportLog {
+  private readonly bodyMaxChars: number;
+
+  constructor(
+    @InjectPinoLogger('ReportLog') private readonly logger: PinoLogger,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.bodyMaxChars = config.get('LOG_BODY_MAX_CHARS', { infer: true });
+  }
+
+  textReport(report: TextReport): void {
+    const text = report.body.toString('utf8');
+    const truncated = text.length > this.bodyMaxChars;
+    this.logger.info(
+      {
+        event: 'report',
+        receivedAt: new Date(report.receivedAtMs).toISOString(),
+        date: seedTime(report.receivedAtMs),
+        params: paramsObject(report.params),
+        melonMsg: report.melonMsg,
+        body: truncated ? text.slice(0, this.bodyMaxChars) : text,
+        bodyBytes: report.body.length,
+        bodyTruncated: truncated,
+        remoteAddress: report.remoteAddress,
+      },
+      'report accepted',
+    );
+  }
+}

@@ -1,0 +1,34 @@
+import 'reflect-metadata';
+import { PinoLogger } from 'nestjs-pino';
+import { createApp } from './app.factory';
+import { ConfigError, parseConfig, type AppConfig } from './config/config.schema';
+import { installGracefulShutdown } from './health/graceful-shutdown';
+
+function loadConfigOrExit(): AppConfig {
+  try {
+    return parseConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`mesha: ${err.message}\n`);
+    process.exit(1);
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const app = await createApp(config);
+  installGracefulShutdown(
+    app,
+    { delayMs: config.SHUTDOWN_DELAY_MS, graceMs: config.SHUTDOWN_GRACE_MS },
+    PinoLogger.root,
+  );
+  await app.listen(config.PORT, config.HOST);
+  PinoLogger.root.info({ host: config.HOST, port: config.PORT }, 'mesha listening');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `mesha: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`,
+  );
+  process.exit(1);
+});

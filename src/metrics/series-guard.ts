@@ -1,0 +1,113 @@
+import type { Clock } from '../common/clock';
+
+/** Label value given to every label of the one series that collects label sets past the cap. */
+export const OVERFLOW = '__overflow__';
+
+export interface SeriesLimits {
+  /** Label sets kept per metric, not counting the overflow series. */
+  maxSeries: number;
+  /** Sets not updated for this long are forgotten; 0 = never. */
+  ttlMs: number;
+  /** Longer label values are cut to this many UTF-16 units (never splitting a surrogate pair). */
+  maxValueChars: number;
+}
+
+export type Labels<L extends string> = Record<L, string>;
+
+interface Tracked<L extends string> {
+  labels: Labels<L>;
+  lastUpdateMs: number;
+}
+
+/** Cuts `value` to at most `max` UTF-16 units without leaving half a surrogate pair behind. */
+export function cutLabelValue(value: string, max: number): string {
+  if (value.length <= max) return value;
+  const end = /[\uD800-\uDBFF]/.test(value.charAt(max - 1)) ? max - 1 : max;
+  return value.slice(0, end);
+}
+
+/**
+ * Guards one metric against unbounded label sets coming from the network: decides which series
+ * an update lands in (its own, or the overflow series once `maxSeries` sets exist), remembers
+ * when each set was last updated, and forgets sets idle for longer than the TTL.
+ */
+export class SeriesGuard<L extends string> {
+  private readonly tracked = new Map<string, Tracked<L>>();
+  private overflow: Tracked<L> | undefined;
+
+  constructor(
+    readonly metric: string,
+    private readonly labelNames: readonly L[],
+    private readonly limits: SeriesLimits,
+    private readonly clock: Clock,
+    /** Called once per update that was redirected into the overflow series. */
+    private readonly onDropped: (metric: string) => void,
+    /** Called with the labels of each series the TTL removed, so its owner deletes the samples. */
+    private readonly onExpired: (labels: Labels<L>) => void,
+  ) {}
+
+  /** Returns the labels this update must be recorded under. */
+  admit(raw: Labels<L>): Labels<L> {
+    const now = this.clock.now();
+    const labels = this.cut(raw);
+    const key = this.keyOf(labels);
+    const known = this.tracked.get(key);
+    if (known) {
+      known.lastUpdateMs = now;
+      return known.labels;
+    }
+    if (this.tracked.size < this.limits.maxSeries) {
+      this.tracked.set(key, { labels, lastUpdateMs: now });
+      return labels;
+    }
+    this.onDropped(this.metric);
+    this.overflow ??= { labels: this.overflowLabels(), lastUpdateMs: now };
+    this.overflow.lastUpdateMs = now;
+    return this.overflow.labels;
+  }
+
+  /** Removes the series idle for at least the TTL; returns how many went. */
+  sweep(): number {
+    if (this.limits.ttlMs <= 0) return 0;
+    const cutoff = this.clock.now() - this.limits.ttlMs;
+    let removed = 0;
+    for (const [key, entry] of this.tracked) {
+      if (entry.lastUpdateMs <= cutoff) {
+        this.tracked.delete(key);
+        this.onExpired(entry.labels);
+        removed++;
+      }
+    }
+    if (this.overflow && this.overflow.lastUpdateMs <= cutoff) {
+      this.onExpired(this.overflow.labels);
+      this.overflow = undefined;
+      removed++;
+    }
+    return removed;
+  }
+
+  /** Number of live series, the overflow series included. */
+  get size(): number {
+    return this.tracked.size + (this.overflow ? 1 : 0);
+  }
+
+  private cut(raw: Labels<L>): Labels<L> {
+    const labels = Object.create(null) as Labels<L>;
+    for (const name of this.labelNames) {
+      labels[name] = cutLabelValue(String(raw[name] ?? ''), this.limits.maxValueChars);
+    }
+    return labels;
+  }
+
+  private keyOf(labels: Labels<L>): string {
+    return this.labelNames.length === 1
+      ? labels[this.labelNames[0]]
+      : JSON.stringify(this.labelNames.map((name) => labels[name]));
+  }
+
+  private overflowLabels(): Labels<L> {
+    const labels = Object.create(null) as Labels<L>;
+    for (const name of this.labelNames) labels[name] = OVERFLOW;
+    return labels;
+  }
+}
