@@ -1,0 +1,248 @@
+// Thin bindings to the proxy-wasm ABI 0.2.1 host calls the reporter needs, and nothing else.
+// Values the host returns are written into guest memory it obtained through our `malloc`
+// export; every wrapper here copies what it needs and frees that block at once.
+
+export const enum Status {
+  Ok = 0,
+  NotFound = 1,
+  BadArgument = 2,
+  InternalFailure = 10,
+}
+
+export const enum LogLevel {
+  Trace = 0,
+  Debug = 1,
+  Info = 2,
+  Warn = 3,
+  Error = 4,
+  Critical = 5,
+}
+
+export const enum MapType {
+  RequestHeaders = 0,
+  ResponseHeaders = 2,
+  HttpCallResponseHeaders = 6,
+}
+
+export const enum BufferType {
+  VmConfiguration = 6,
+  PluginConfiguration = 7,
+}
+
+export const enum MetricType {
+  Counter = 0,
+  Gauge = 1,
+}
+
+// @ts-ignore: decorator
+@external("env", "proxy_log")
+declare function proxy_log(level: i32, ptr: usize, size: usize): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_get_buffer_bytes")
+declare function proxy_get_buffer_bytes(kind: i32, start: u32, max: u32, outPtr: usize, outSize: usize): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_get_header_map_value")
+declare function proxy_get_header_map_value(kind: i32, keyPtr: usize, keySize: usize, outPtr: usize, outSize: usize): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_get_property")
+declare function proxy_get_property(pathPtr: usize, pathSize: usize, outPtr: usize, outSize: usize): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_get_current_time_nanoseconds")
+declare function proxy_get_current_time_nanoseconds(out: usize): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_set_tick_period_milliseconds")
+declare function proxy_set_tick_period_milliseconds(ms: u32): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_http_call")
+declare function proxy_http_call(
+  clusterPtr: usize, clusterSize: usize,
+  headersPtr: usize, headersSize: usize,
+  bodyPtr: usize, bodySize: usize,
+  trailersPtr: usize, trailersSize: usize,
+  timeoutMs: u32, outToken: usize,
+): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_define_metric")
+declare function proxy_define_metric(kind: i32, namePtr: usize, nameSize: usize, outId: usize): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_increment_metric")
+declare function proxy_increment_metric(id: u32, offset: i64): u32;
+// @ts-ignore: decorator
+@external("env", "proxy_record_metric")
+declare function proxy_record_metric(id: u32, value: u64): u32;
+// @ts-ignore: decorator
+@external("wasi_snapshot_preview1", "random_get")
+declare function random_get(buf: usize, size: usize): u16;
+
+/** Two out-parameter slots (pointer, size) shared by every wrapper; calls never nest. */
+const OUT: usize = memory.data(16);
+
+/** The largest block the host may ask `malloc` for; past it we answer 0 (the host call then fails). */
+const MAX_HOST_BLOCK: usize = 64 << 20;
+
+export function hostAlloc(size: usize): usize {
+  if (size > MAX_HOST_BLOCK) return 0;
+  return heap.alloc(size == 0 ? 1 : size);
+}
+
+/** A byte string returned by the host, copied out of its block. */
+class Bytes {
+  constructor(public ptr: usize, public size: usize) {}
+}
+
+function takeOut(status: u32): Bytes | null {
+  const ptr = load<usize>(OUT);
+  const size = load<usize>(OUT, 4);
+  if (status != Status.Ok) {
+    if (ptr != 0) heap.free(ptr);
+    return null;
+  }
+  return new Bytes(ptr, size);
+}
+
+function clearOut(): void {
+  store<u64>(OUT, 0);
+}
+
+export function log(level: LogLevel, message: string): void {
+  const bytes = String.UTF8.encode(message);
+  proxy_log(level, changetype<usize>(bytes), bytes.byteLength);
+}
+
+/** Logs straight from a static byte area: usable when allocating is not safe (abort). */
+export function logRaw(level: LogLevel, ptr: usize, size: usize): void {
+  proxy_log(level, ptr, size);
+}
+
+export function getBufferString(kind: BufferType, size: u32): string | null {
+  clearOut();
+  const out = takeOut(proxy_get_buffer_bytes(kind, 0, size, OUT, OUT + 4));
+  if (out === null) return null;
+  const text = String.UTF8.decodeUnsafe(out.ptr, out.size);
+  if (out.ptr != 0) heap.free(out.ptr);
+  return text;
+}
+
+/** A header value as raw bytes in a host block: the caller must `release` it. */
+export class HeaderValue {
+  constructor(public ptr: usize, public size: usize) {}
+  byteAt(i: usize): u8 {
+    return load<u8>(this.ptr + i);
+  }
+  text(from: usize, to: usize): string {
+    return String.UTF8.decodeUnsafe(this.ptr + from, to - from);
+  }
+  release(): void {
+    if (this.ptr != 0) heap.free(this.ptr);
+    this.ptr = 0;
+    this.size = 0;
+  }
+}
+
+/** The header's value, or null when absent. `key` must be UTF-8 bytes. */
+export function getHeader(kind: MapType, key: ArrayBuffer): HeaderValue | null {
+  clearOut();
+  const status = proxy_get_header_map_value(kind, changetype<usize>(key), key.byteLength, OUT, OUT + 4);
+  const out = takeOut(status);
+  if (out === null) return null;
+  return new HeaderValue(out.ptr, out.size);
+}
+
+/** A property as a string (Istio node metadata values are strings), or null when absent. */
+export function getPropertyString(path: string): string | null {
+  // Property paths are segments joined by NUL; '.' in our callers' paths separates segments.
+  const bytes = String.UTF8.encode(path);
+  for (let i = 0; i < bytes.byteLength; i++) {
+    if (load<u8>(changetype<usize>(bytes) + i) == 0x2e) store<u8>(changetype<usize>(bytes) + i, 0);
+  }
+  clearOut();
+  const out = takeOut(proxy_get_property(changetype<usize>(bytes), bytes.byteLength, OUT, OUT + 4));
+  if (out === null) return null;
+  const text = String.UTF8.decodeUnsafe(out.ptr, out.size);
+  if (out.ptr != 0) heap.free(out.ptr);
+  return text;
+}
+
+export function nowNanos(): u64 {
+  store<u64>(OUT, 0);
+  proxy_get_current_time_nanoseconds(OUT);
+  return load<u64>(OUT);
+}
+
+export function setTickPeriod(ms: u32): u32 {
+  return proxy_set_tick_period_milliseconds(ms);
+}
+
+/** Result of a dispatch: the host status and, when OK, the call's token. */
+export class CallResult {
+  constructor(public status: u32, public token: u32) {}
+}
+
+export function httpCall(cluster: ArrayBuffer, headers: ArrayBuffer, body: ArrayBuffer, timeoutMs: u32): CallResult {
+  store<u32>(OUT, 0);
+  const status = proxy_http_call(
+    changetype<usize>(cluster), cluster.byteLength,
+    changetype<usize>(headers), headers.byteLength,
+    changetype<usize>(body), body.byteLength,
+    0, 0,
+    timeoutMs, OUT,
+  );
+  return new CallResult(status, load<u32>(OUT));
+}
+
+/** Defines a metric; returns its id, or -1 when the host refused. */
+export function defineMetric(kind: MetricType, name: string): i64 {
+  const bytes = String.UTF8.encode(name);
+  store<u32>(OUT, 0);
+  const status = proxy_define_metric(kind, changetype<usize>(bytes), bytes.byteLength, OUT);
+  return status == Status.Ok ? <i64>load<u32>(OUT) : -1;
+}
+
+export function incrementMetric(id: i64, by: u64): void {
+  if (id >= 0 && by > 0) proxy_increment_metric(<u32>id, <i64>by);
+}
+
+export function recordMetric(id: i64, value: u64): void {
+  if (id >= 0) proxy_record_metric(<u32>id, value);
+}
+
+/** 8 random bytes from WASI, mixed with the clock so a failing random_get still gives distinct ids. */
+export function random64(): u64 {
+  store<u64>(OUT, 0);
+  random_get(OUT, 8);
+  let x = load<u64>(OUT) ^ nowNanos();
+  // splitmix64 finaliser: spreads the clock bits when random_get left zeros.
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111eb;
+  return x ^ (x >> 31);
+}
+
+/** Proxy-wasm header map serialisation: count, (key len, value len) pairs, then NUL-terminated keys and values. */
+export function encodeHeaderMap(names: string[], values: string[]): ArrayBuffer {
+  const n = names.length;
+  const keys = new Array<ArrayBuffer>(n);
+  const vals = new Array<ArrayBuffer>(n);
+  let size = 4 + 8 * n;
+  for (let i = 0; i < n; i++) {
+    keys[i] = String.UTF8.encode(names[i]);
+    vals[i] = String.UTF8.encode(values[i]);
+    size += keys[i].byteLength + vals[i].byteLength + 2;
+  }
+  const out = new ArrayBuffer(size);
+  const base = changetype<usize>(out);
+  store<u32>(base, n);
+  let at = base + 4 + 8 * n;
+  for (let i = 0; i < n; i++) {
+    const k = keys[i];
+    const v = vals[i];
+    store<u32>(base + 4 + 8 * i, k.byteLength);
+    store<u32>(base + 8 + 8 * i, v.byteLength);
+    memory.copy(at, changetype<usize>(k), k.byteLength);
+    at += k.byteLength;
+    store<u8>(at++, 0);
+    memory.copy(at, changetype<usize>(v), v.byteLength);
+    at += v.byteLength;
+    store<u8>(at++, 0);
+  }
+  return out;
+}

@@ -1,0 +1,140 @@
+// mesha reporter: the proxy-wasm ABI 0.2.1 entry points. Root contexts (parent 0) own a
+// Reporter; HTTP stream contexts are observed only in traffic mode.
+
+import { Mode } from './config';
+import { LogLevel, hostAlloc, logRaw } from './host';
+import { Reporter } from './reporter';
+import { Stream, finish, onRequestHeaders, onResponseHeaders } from './stream';
+
+const roots = new Map<u32, Reporter>();
+const streams = new Map<u32, Stream>();
+/** Recycled stream records, so steady traffic allocates little per request. */
+const spare: Stream[] = [];
+const MAX_SPARE = 256;
+let routeHeaderKey: ArrayBuffer | null = null;
+let routeHeaderFor: string = '';
+
+const CONTINUE: i32 = 0;
+
+export function proxy_abi_version_0_2_1(): void {}
+
+export function malloc(size: usize): usize {
+  return hostAlloc(size);
+}
+
+export function proxy_on_memory_allocate(size: usize): usize {
+  return hostAlloc(size);
+}
+
+export function proxy_on_context_create(contextId: u32, parentId: u32): void {
+  if (parentId == 0) {
+    if (!roots.has(contextId)) roots.set(contextId, new Reporter(contextId));
+    return;
+  }
+  if (!roots.has(parentId)) return;
+  const reporter = roots.get(parentId);
+  if (!reporter.configured || reporter.config.mode != Mode.Traffic) return;
+  const s = spare.length > 0 ? spare.pop() : new Stream();
+  s.reset(reporter);
+  streams.set(contextId, s);
+}
+
+export function proxy_on_vm_start(_rootId: u32, _vmConfigSize: u32): bool {
+  return true;
+}
+
+export function proxy_on_configure(rootId: u32, size: u32): bool {
+  if (!roots.has(rootId)) roots.set(rootId, new Reporter(rootId));
+  return roots.get(rootId).configure(size);
+}
+
+export function proxy_on_tick(rootId: u32): void {
+  if (roots.has(rootId)) roots.get(rootId).tick();
+}
+
+export function proxy_on_http_call_response(rootId: u32, token: u32, headers: u32, _bodySize: u32, _trailers: u32): void {
+  if (roots.has(rootId)) roots.get(rootId).onHttpCallResponse(token, headers);
+}
+
+function routeKey(reporter: Reporter): ArrayBuffer | null {
+  const name = reporter.config.routeHeader;
+  if (name.length == 0) return null;
+  if (routeHeaderFor != name || routeHeaderKey === null) {
+    routeHeaderKey = String.UTF8.encode(name);
+    routeHeaderFor = name;
+  }
+  return routeHeaderKey;
+}
+
+export function proxy_on_request_headers(contextId: u32, _headers: u32, _endOfStream: bool): i32 {
+  if (!streams.has(contextId)) return CONTINUE;
+  const s = streams.get(contextId);
+  const reporter = s.reporter;
+  if (reporter !== null && !s.started) onRequestHeaders(s, routeKey(reporter));
+  return CONTINUE;
+}
+
+export function proxy_on_request_body(contextId: u32, size: u32, _endOfStream: bool): i32 {
+  if (streams.has(contextId)) {
+    const s = streams.get(contextId);
+    s.obs.bytesIn += size;
+  }
+  return CONTINUE;
+}
+
+export function proxy_on_request_trailers(_contextId: u32, _trailers: u32): i32 {
+  return CONTINUE;
+}
+
+export function proxy_on_response_headers(contextId: u32, _headers: u32, _endOfStream: bool): i32 {
+  if (streams.has(contextId)) onResponseHeaders(streams.get(contextId));
+  return CONTINUE;
+}
+
+export function proxy_on_response_body(contextId: u32, size: u32, _endOfStream: bool): i32 {
+  if (streams.has(contextId)) {
+    const s = streams.get(contextId);
+    s.obs.bytesOut += size;
+  }
+  return CONTINUE;
+}
+
+export function proxy_on_response_trailers(_contextId: u32, _trailers: u32): i32 {
+  return CONTINUE;
+}
+
+export function proxy_on_done(_contextId: u32): bool {
+  return true;
+}
+
+export function proxy_on_log(_contextId: u32): void {}
+
+export function proxy_on_delete(contextId: u32): void {
+  if (streams.has(contextId)) {
+    const s = streams.get(contextId);
+    streams.delete(contextId);
+    finish(s);
+    s.reporter = null;
+    if (spare.length < MAX_SPARE) spare.push(s);
+    return;
+  }
+  if (roots.has(contextId)) roots.delete(contextId);
+}
+
+/** Replaces AssemblyScript's `env.abort` import: log what failed at CRITICAL, then trap. */
+function onAbort(message: string | null, fileName: string | null, line: u32, column: u32): void {
+  // Static room for the message: logging it must not allocate (abort may mean out of memory).
+  const ABORT_TEXT: usize = memory.data(256);
+  const prefix = 'mesha reporter aborted: ';
+  let n: i32 = 0;
+  for (let i = 0; i < prefix.length; i++) store<u8>(ABORT_TEXT + n++, <u8>prefix.charCodeAt(i));
+  if (message !== null) {
+    const len = min(message.length, 200);
+    for (let i = 0; i < len; i++) {
+      const c = message.charCodeAt(i);
+      store<u8>(ABORT_TEXT + n++, c < 0x80 ? <u8>c : 0x3f);
+    }
+  }
+  logRaw(LogLevel.Critical, ABORT_TEXT, n);
+  unreachable();
+}

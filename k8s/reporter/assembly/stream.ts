@@ -1,0 +1,121 @@
+// Per-HTTP-stream observation in traffic mode. Host calls per stream: request headers 3
+// (:method, the route header or :path, clock), response headers 2 (:status, clock); one more
+// :path read when a configured route header is absent; one clock read when the stream ends
+// without response headers. Body sizes come from the callbacks' arguments, for free.
+
+import { HeaderValue, MapType, getHeader, nowNanos } from './host';
+import { Reporter } from './reporter';
+import { METHODS, METHOD_OTHER, MAX_ROUTE_CHARS, Observation, clip } from './traffic';
+
+const METHOD_KEY = String.UTF8.encode(':method');
+const PATH_KEY = String.UTF8.encode(':path');
+const STATUS_KEY = String.UTF8.encode(':status');
+
+export class Stream {
+  reporter: Reporter | null = null;
+  started: bool = false;
+  answered: bool = false;
+  startNs: u64 = 0;
+  obs: Observation = new Observation();
+
+  reset(reporter: Reporter): void {
+    this.reporter = reporter;
+    this.started = false;
+    this.answered = false;
+    this.startNs = 0;
+    const o = this.obs;
+    o.method = 0;
+    o.code = 0;
+    o.route = '/';
+    o.durationNs = 0;
+    o.bytesIn = 0;
+    o.bytesOut = 0;
+  }
+}
+
+function methodOf(v: HeaderValue | null): u8 {
+  if (v === null) return METHOD_OTHER;
+  for (let m = 0; m < <i32>METHOD_OTHER; m++) {
+    const name = METHODS[m];
+    if (<usize>name.length != v.size) continue;
+    let same = true;
+    for (let i = 0; i < name.length; i++) {
+      if (<i32>v.byteAt(i) != name.charCodeAt(i)) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return <u8>m;
+  }
+  return METHOD_OTHER;
+}
+
+/** The first path segment: '/api/v1?x' -> 'api'; '/' or '' -> '/'; '*' -> '*'. */
+function firstSegment(v: HeaderValue | null): string {
+  if (v === null || v.size == 0) return '/';
+  let from: usize = v.byteAt(0) == 0x2f ? 1 : 0;
+  let to = from;
+  while (to < v.size) {
+    const c = v.byteAt(to);
+    if (c == 0x2f || c == 0x3f || c == 0x23) break;
+    to++;
+  }
+  if (to == from) return '/';
+  if (to - from > <usize>MAX_ROUTE_CHARS * 4) to = from + <usize>MAX_ROUTE_CHARS * 4;
+  return clip(v.text(from, to), MAX_ROUTE_CHARS);
+}
+
+function routeOf(routeHeader: ArrayBuffer | null): string {
+  if (routeHeader !== null) {
+    const v = getHeader(MapType.RequestHeaders, routeHeader);
+    if (v !== null) {
+      if (v.size > 0) {
+        const size = v.size > <usize>MAX_ROUTE_CHARS * 4 ? <usize>MAX_ROUTE_CHARS * 4 : v.size;
+        const route = clip(v.text(0, size), MAX_ROUTE_CHARS);
+        v.release();
+        return route;
+      }
+      v.release();
+    }
+  }
+  const path = getHeader(MapType.RequestHeaders, PATH_KEY);
+  const route = firstSegment(path);
+  if (path !== null) path.release();
+  return route;
+}
+
+export function onRequestHeaders(s: Stream, routeHeader: ArrayBuffer | null): void {
+  const m = getHeader(MapType.RequestHeaders, METHOD_KEY);
+  s.obs.method = methodOf(m);
+  if (m !== null) m.release();
+  s.obs.route = routeOf(routeHeader);
+  s.startNs = nowNanos();
+  s.started = true;
+}
+
+export function onResponseHeaders(s: Stream): void {
+  if (!s.started || s.answered) return;
+  const v = getHeader(MapType.ResponseHeaders, STATUS_KEY);
+  let code: u8 = 0;
+  if (v !== null) {
+    const c = v.size == 3 ? <i32>v.byteAt(0) - 0x30 : 0;
+    if (c >= 1 && c <= 5) code = <u8>c;
+    v.release();
+  }
+  s.obs.code = code;
+  s.answered = true;
+  const now = nowNanos();
+  s.obs.durationNs = now > s.startNs ? now - s.startNs : 0;
+}
+
+/** The stream is over: hand its observation to the reporter (streams without request headers are not counted). */
+export function finish(s: Stream): void {
+  const reporter = s.reporter;
+  if (reporter === null || !s.started) return;
+  if (!s.answered) {
+    const now = nowNanos();
+    s.obs.code = 0;
+    s.obs.durationNs = now > s.startNs ? now - s.startNs : 0;
+  }
+  reporter.record(s.obs);
+}
