@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { systemClock, type Clock } from './common/clock';
 import { ClockModule } from './common/clock.module';
 import { JsonErrorsFilter } from './common/json-errors.filter';
@@ -13,14 +14,17 @@ import { MetricsModule } from './metrics/metrics.module';
 
 @Module({})
 export class AppModule {
-  /** `config` is the result of parseConfig(); tests may hand in a clock they drive. */
-  static forRoot(config: AppConfig, clock: Clock = systemClock): DynamicModule {
+  /** `config` is the result of parseConfig(); tests may hand in a clock they drive and a log sink. */
+  static forRoot(
+    config: AppConfig,
+    { clock = systemClock, logStream }: { clock?: Clock; logStream?: DestinationStream } = {},
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(config),
         ClockModule.forRoot(clock),
-        LoggerModule.forRoot(loggerParams(config)),
+        LoggerModule.forRoot(loggerParams(config, logStream)),
         MetricsModule,
         HealthModule,
         IngestModule,

@@ -1,5 +1,5 @@
 import type { Params } from 'nestjs-pino';
-import { stdTimeFunctions, type LoggerOptions } from 'pino';
+import { stdTimeFunctions, type DestinationStream, type LoggerOptions } from 'pino';
 import type { AppConfig } from '../config/config.schema';
 
 /** pino options: one JSON line per event (ISO time with ms, level as text); pretty only when asked. */
@@ -19,9 +19,10 @@ export function pinoOptions(config: Pick<AppConfig, 'LOG_LEVEL' | 'LOG_FORMAT'>)
  * nestjs-pino wiring. Requests are not logged automatically (each accepted report already has its own
  * line) and the per-request logger middleware is bound to no route, keeping the hot path lean.
  */
-export function loggerParams(config: AppConfig): Params {
+export function loggerParams(config: AppConfig, stream?: DestinationStream): Params {
+  const options = { ...pinoOptions(config), autoLogging: false, quietReqLogger: true };
   return {
-    pinoHttp: { ...pinoOptions(config), autoLogging: false, quietReqLogger: true },
+    pinoHttp: stream ? [options, stream] : options,
     forRoutes: [],
   };
 }

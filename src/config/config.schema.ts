@@ -68,11 +68,13 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
   if (result.success) return result.data;
   throw new ConfigError(
     result.error.issues.map((issue) => {
-      const variable = issue.path.map(String).join('.') || '(environment)';
-      const value = present[String(issue.path[0])];
+      const [name, ...inner] = issue.path.map(String);
+      const variable = name ?? '(environment)';
+      const value = present[variable];
       const shown =
         variable === 'AUTH_TOKEN' || value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
-      return `${variable}: ${issue.message}${shown}`;
+      const where = inner.length > 0 ? `item ${inner.join('.')}: ` : '';
+      return `${variable}: ${where}${issue.message}${shown}`;
     }),
   );
 }

@@ -1,0 +1,78 @@
+import { ConfigError, parseConfig } from './config.schema';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    parseConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('gives every setting its default', () => {
+    expect(parseConfig({})).toEqual({
+      PORT: 7171,
+      HOST: '0.0.0.0',
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+      BODY_LIMIT_BYTES: 1048576,
+      LOG_BODY_MAX_CHARS: 1024,
+      MAX_SERIES: 10000,
+      LABEL_VALUE_MAX_CHARS: 128,
+      PARAM_LABELS: [],
+      SERIES_TTL_SECONDS: 0,
+      SHUTDOWN_DELAY_MS: 0,
+      SHUTDOWN_GRACE_MS: 10000,
+    });
+  });
+
+  it('reads and converts values, treating empty variables as unset', () => {
+    const config = parseConfig({
+      PORT: '8080',
+      PARAM_LABELS: ' app , region,,',
+      SERIES_TTL_SECONDS: '300',
+      AUTH_TOKEN: 'a-long-enough-secret',
+      LOG_FORMAT: '',
+      UNRELATED: 'ignored',
+    });
+    expect(config.PORT).toBe(8080);
+    expect(config.PARAM_LABELS).toEqual(['app', 'region']);
+    expect(config.SERIES_TTL_SECONDS).toBe(300);
+    expect(config.AUTH_TOKEN).toBe('a-long-enough-secret');
+    expect(config.LOG_FORMAT).toBe('json');
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '1.5'],
+    ['LOG_LEVEL', 'loud'],
+    ['LOG_FORMAT', 'xml'],
+    ['BODY_LIMIT_BYTES', '0'],
+    ['LOG_BODY_MAX_CHARS', '-1'],
+    ['MAX_SERIES', '0'],
+    ['LABEL_VALUE_MAX_CHARS', 'many'],
+    ['PARAM_LABELS', 'ok,not ok'],
+    ['SERIES_TTL_SECONDS', '-5'],
+    ['SHUTDOWN_GRACE_MS', '10'],
+    ['SHUTDOWN_DELAY_MS', 'soon'],
+  ])('rejects %s=%s, naming the variable and the value', (variable, value) => {
+    const problems = problemsOf({ [variable]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^${variable}: `));
+    expect(problems[0]).toContain(JSON.stringify(value));
+  });
+
+  it('reports every bad variable at once', () => {
+    const problems = problemsOf({ PORT: 'x', MAX_SERIES: 'y' });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['MAX_SERIES', 'PORT']);
+  });
+
+  it('never echoes AUTH_TOKEN', () => {
+    const problems = problemsOf({ AUTH_TOKEN: 'short-secret' });
+    expect(problems[0]).toMatch(/^AUTH_TOKEN: /);
+    expect(problems.join()).not.toContain('short-secret');
+  });
+});
