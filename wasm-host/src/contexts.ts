@@ -1,0 +1,79 @@
+import { HeaderMap } from './header-map';
+
+export type StreamPhase = 'request' | 'response' | 'done';
+
+/** What every context (root or stream) carries. */
+export abstract class ContextState {
+  /** Values the plugin stored with proxy_set_property, by \0-joined path. */
+  readonly properties = new Map<string, Buffer>();
+  constructor(readonly id: number) {}
+  abstract readonly isRoot: boolean;
+}
+
+export class RootContextState extends ContextState {
+  readonly isRoot = true;
+  /** proxy_done() was called (shutdown waits for it when proxy_on_done returned false). */
+  doneCalled = false;
+  onDoneCalled?: () => void;
+}
+
+export interface LocalReply {
+  status: number;
+  details: string;
+  body: Buffer;
+  headers: Array<[string, string]>;
+  grpcStatus: number;
+}
+
+export class StreamContextState extends ContextState {
+  readonly isRoot = false;
+  readonly startedAtNs: bigint;
+  phase: StreamPhase = 'request';
+  requestHeaders = new HeaderMap();
+  requestBody: Buffer | undefined;
+  requestTrailers: HeaderMap | undefined;
+  responseHeaders: HeaderMap | undefined;
+  responseBody: Buffer | undefined;
+  responseTrailers: HeaderMap | undefined;
+  /** Which body buffer is live (available through get/set_buffer_bytes) right now. */
+  liveBody: 'request' | 'response' | undefined;
+  localReply: LocalReply | undefined;
+  localReplyCount = 0;
+  reset = false;
+  responseCodeDetails = '';
+  /** Set when the plugin continued during the callback that then returned PAUSE. */
+  continued = false;
+  /** Resolves a pending pause (continue, local reply, close, or VM failure). */
+  private waiter: (() => void) | undefined;
+
+  constructor(
+    id: number,
+    readonly rootId: number,
+    startedAtNs: bigint,
+    readonly sourceAddress: string,
+    readonly destinationAddress: string,
+  ) {
+    super(id);
+    this.startedAtNs = startedAtNs;
+  }
+
+  /** Resolves once something resumes the stream. */
+  paused(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  resume(): void {
+    this.continued = true;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+
+  get isPaused(): boolean {
+    return this.waiter !== undefined;
+  }
+}
+
+export type AnyContext = RootContextState | StreamContextState;

@@ -1,0 +1,36 @@
+import type { LogLevel } from './abi';
+import type { HttpCallClient } from './http-client';
+import type { MetricsStore } from './metrics-store';
+import type { SharedData, SharedQueues } from './shared-state';
+import type { FailStrategy, HttpCallRecord } from './types';
+
+/** Host options with defaults applied. */
+export interface ResolvedConfig {
+  pluginConfig: Buffer;
+  vmConfig: Buffer;
+  clusters: Map<string, URL>;
+  nodeMetadata: Map<string, string>;
+  pluginName: string;
+  rootId: string;
+  vmId: string;
+  logLevel: LogLevel;
+  failStrategy: FailStrategy;
+  autoTick: boolean;
+  now: () => bigint;
+  maxHttpCallResponseBytes: number;
+}
+
+/** What the VMs of one host share. */
+export interface HostEnv {
+  readonly config: ResolvedConfig;
+  readonly metrics: MetricsStore;
+  readonly shared: SharedData;
+  readonly queues: SharedQueues;
+  readonly httpClient: HttpCallClient;
+  recordHttpCall(record: HttpCallRecord): void;
+  pluginLog(vm: number, level: LogLevel, message: string): void;
+  hostLog(vm: number, level: LogLevel, message: string): void;
+  /** Logs once per host that a guest called something this host does not implement. */
+  unimplemented(vm: number, name: string): void;
+  countHostCall(): void;
+}

@@ -1,0 +1,71 @@
+import { BufferType, Status } from '../abi';
+import { StreamContextState } from '../contexts';
+import type { Vm } from '../vm';
+import { type HostFunctions, u32 } from './args';
+
+interface LiveBuffer {
+  bytes: Buffer;
+  /** Absent for read-only buffers. */
+  replace?: (bytes: Buffer) => void;
+}
+
+/** The buffer `type` as the current callback sees it, or undefined when it is not available now. */
+function liveBuffer(vm: Vm, type: number): LiveBuffer | undefined {
+  const { config } = vm.env;
+  switch (type) {
+    case BufferType.VM_CONFIGURATION:
+      return { bytes: config.vmConfig };
+    case BufferType.PLUGIN_CONFIGURATION:
+      return vm.inConfigure ? { bytes: config.pluginConfig } : undefined;
+    case BufferType.HTTP_CALL_RESPONSE_BODY:
+      return vm.httpCallResponse ? { bytes: vm.httpCallResponse.body } : undefined;
+    case BufferType.HTTP_REQUEST_BODY:
+    case BufferType.HTTP_RESPONSE_BODY: {
+      const ctx = vm.current;
+      if (!(ctx instanceof StreamContextState)) return undefined;
+      const want = type === BufferType.HTTP_REQUEST_BODY ? 'request' : 'response';
+      if (ctx.liveBody !== want) return undefined;
+      if (want === 'request')
+        return { bytes: ctx.requestBody ?? Buffer.alloc(0), replace: (b) => (ctx.requestBody = b) };
+      return { bytes: ctx.responseBody ?? Buffer.alloc(0), replace: (b) => (ctx.responseBody = b) };
+    }
+    default:
+      return undefined;
+  }
+}
+
+export function bufferCalls(vm: Vm): HostFunctions {
+  return {
+    proxy_get_buffer_bytes(type, start, maxSize, ptrPtr, sizePtr) {
+      const from = u32(start);
+      const max = u32(maxSize);
+      if (from + max > 0xffffffff) return Status.BAD_ARGUMENT;
+      const buffer = liveBuffer(vm, u32(type));
+      if (!buffer) return Status.NOT_FOUND;
+      if (from > buffer.bytes.length) return Status.BAD_ARGUMENT;
+      const slice = buffer.bytes.subarray(from, Math.min(buffer.bytes.length, from + max));
+      vm.memory.writeOut(slice, u32(ptrPtr), u32(sizePtr));
+      return Status.OK;
+    },
+    proxy_get_buffer_status(type, lengthPtr, flagsPtr) {
+      const buffer = liveBuffer(vm, u32(type));
+      if (!buffer) return Status.NOT_FOUND;
+      vm.memory.assertRange(u32(flagsPtr), 4);
+      vm.memory.writeU32(u32(lengthPtr), buffer.bytes.length);
+      vm.memory.writeU32(u32(flagsPtr), 0);
+      return Status.OK;
+    },
+    proxy_set_buffer_bytes(type, start, size, dataPtr, dataSize) {
+      const data = vm.memory.read(u32(dataPtr), u32(dataSize));
+      const buffer = liveBuffer(vm, u32(type));
+      if (!buffer) return Status.NOT_FOUND;
+      if (!buffer.replace) return Status.BAD_ARGUMENT;
+      const from = Math.min(u32(start), buffer.bytes.length);
+      const to = Math.min(buffer.bytes.length, from + u32(size));
+      buffer.replace(
+        Buffer.concat([buffer.bytes.subarray(0, from), data, buffer.bytes.subarray(to)]),
+      );
+      return Status.OK;
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { Agent, request } from 'node:http';
+import type { HttpCallResponse } from './types';
+
+export interface OutgoingCall {
+  url: URL;
+  method: string;
+  headers: Array<[string, string]>;
+  body: Buffer;
+  /** 0 = no timeout. */
+  timeoutMs: number;
+  maxResponseBytes: number;
+}
+
+/** Plain HTTP/1.1 client for proxy_http_call; rejects on connection failure, timeout or oversize. */
+export class HttpCallClient {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+  send(call: OutgoingCall): Promise<HttpCallResponse> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string | string[]> = Object.create(null) as Record<
+        string,
+        string | string[]
+      >;
+      for (const [k, v] of call.headers) {
+        const prev = headers[k];
+        headers[k] = prev === undefined ? v : ([] as string[]).concat(prev, v);
+      }
+      if (call.body.length > 0) headers['content-length'] = String(call.body.length);
+      let timer: NodeJS.Timeout | undefined;
+      const req = request(call.url, { method: call.method, headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > call.maxResponseBytes) {
+            req.destroy(new Error(`response body exceeds ${call.maxResponseBytes} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          const pairs: Array<[string, string]> = [[':status', String(res.statusCode ?? 0)]];
+          for (let i = 0; i < res.rawHeaders.length; i += 2) {
+            pairs.push([res.rawHeaders[i].toLowerCase(), res.rawHeaders[i + 1]]);
+          }
+          resolve({ status: res.statusCode ?? 0, headers: pairs, body: Buffer.concat(chunks) });
+        });
+        res.on('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+      });
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      if (call.timeoutMs > 0) {
+        timer = setTimeout(
+          () => req.destroy(new Error(`timeout after ${call.timeoutMs} ms`)),
+          call.timeoutMs,
+        );
+      }
+      req.end(call.body);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}

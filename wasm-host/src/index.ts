@@ -1,0 +1,17 @@
+export { ProxyWasmHost } from './host';
+export { Action, BufferType, LogLevel, MapType, MetricType, Status, StreamType } from './abi';
+export { PluginLoadError } from './errors';
+export { decodePairs, encodePairs } from './header-map';
+export type {
+  FailStrategy,
+  ForwardedRequest,
+  HostOptions,
+  HttpCallRecord,
+  HttpCallResponse,
+  LogEntry,
+  StreamOptions,
+  StreamRequest,
+  StreamResult,
+  Upstream,
+  UpstreamResponse,
+} from './types';

@@ -1,0 +1,109 @@
+import type { LogLevel } from './abi';
+
+export type FailStrategy = 'FAIL_OPEN' | 'FAIL_CLOSE';
+
+export interface HostOptions {
+  /** Module bytes, or a file path. */
+  wasm: Uint8Array | string;
+  /** PLUGIN_CONFIGURATION (buffer 7), e.g. the JSON Istio hands over; default ''. */
+  pluginConfig?: string;
+  /** VM_CONFIGURATION (buffer 6); default ''. */
+  vmConfig?: string;
+  /** Independent VMs, like Envoy worker threads; default 2. */
+  concurrency?: number;
+  /** Envoy cluster name -> base URL (http://host:port). */
+  clusters?: Record<string, string>;
+  /** node.metadata.* properties (NAME, NAMESPACE, WORKLOAD_NAME, ...). */
+  nodeMetadata?: Record<string, string>;
+  pluginName?: string;
+  rootId?: string;
+  vmId?: string;
+  /** What proxy_get_log_level answers and the minimum recorded; default INFO. */
+  logLevel?: LogLevel;
+  /** Default FAIL_CLOSE (Envoy's default). */
+  failStrategy?: FailStrategy;
+  /** true: real timers drive proxy_on_tick; false (tests): call tick(); default false. */
+  autoTick?: boolean;
+  /** Clock for proxy_get_current_time_nanoseconds (ns since the epoch); default real time. */
+  now?: () => bigint;
+  onLog?: (entry: LogEntry) => void;
+  /** The host's own messages (traps, UNIMPLEMENTED calls, failed http calls). */
+  onHostLog?: (entry: LogEntry) => void;
+  /** Largest http call response body accepted; default 16 MiB. */
+  maxHttpCallResponseBytes?: number;
+}
+
+/** vm = VM index 0..concurrency-1 */
+export interface LogEntry {
+  vm: number;
+  level: LogLevel;
+  message: string;
+}
+
+export interface HttpCallResponse {
+  status: number;
+  headers: Array<[string, string]>;
+  body: Buffer;
+}
+
+export interface HttpCallRecord {
+  vm: number;
+  cluster: string;
+  headers: Array<[string, string]>;
+  body: Buffer;
+  timeoutMs: number;
+  /** proxy_http_call's return status (0 OK, 2 BAD_ARGUMENT, ...). */
+  status: number;
+  token?: number;
+  /** Once answered. */
+  response?: HttpCallResponse;
+  /** Connection failure / timeout. */
+  error?: string;
+}
+
+export interface StreamRequest {
+  method: string;
+  path: string;
+  authority?: string;
+  headers?: Array<[string, string]>;
+  body?: Buffer | string;
+  trailers?: Array<[string, string]>;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers?: Array<[string, string]>;
+  body?: Buffer | string;
+  trailers?: Array<[string, string]>;
+}
+
+export interface ForwardedRequest {
+  /** The request header map as the plugin left it, pseudo-headers included. */
+  headers: Array<[string, string]>;
+  body: Buffer;
+  trailers: Array<[string, string]>;
+}
+
+export type Upstream = UpstreamResponse | ((req: ForwardedRequest) => Promise<UpstreamResponse>);
+
+export interface StreamResult {
+  status: number;
+  /** Response headers without pseudo-headers. */
+  headers: Array<[string, string]>;
+  body: Buffer;
+  trailers: Array<[string, string]>;
+  /** The plugin (or the host's fail-closed path) answered instead of the upstream. */
+  localReply: boolean;
+  /** The plugin closed the stream (proxy_close_stream): a real proxy resets the connection. */
+  reset: boolean;
+  /** What the upstream received, when it was called. */
+  forwarded?: ForwardedRequest;
+}
+
+export interface StreamOptions {
+  /** VM index; round-robin over VMs when omitted. */
+  vm?: number;
+  /** Properties source.address / destination.address (ip:port). */
+  sourceAddress?: string;
+  destinationAddress?: string;
+}
