@@ -5,6 +5,7 @@ import { AppModule } from './app.module';
 import { acceptAnyContentType } from './common/any-content-type';
 import type { DestinationStream } from 'pino';
 import type { Clock } from './common/clock';
+import { requireHostHeader } from './common/require-host';
 import type { AppConfig } from './config/config.schema';
 import { HttpMetrics } from './metrics/http-metrics';
 
@@ -26,6 +27,8 @@ export async function createApp(
     bodyLimit: config.BODY_LIMIT_BYTES,
     // While closing, requests arriving on kept-alive connections get a 503 and `Connection: close`.
     return503OnClosing: true,
+    // Checked by requireHostHeader() instead, so that the refusal is a JSON error like any other.
+    http: { requireHostHeader: false },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, options),
@@ -36,6 +39,7 @@ export async function createApp(
   app.flushLogs();
 
   const fastify = app.getHttpAdapter().getInstance();
+  requireHostHeader(fastify);
   acceptAnyContentType(fastify);
   fastify.addHook('onResponse', app.get(HttpMetrics).onResponse);
 
