@@ -217,32 +217,24 @@ export function random64(): u64 {
   return x ^ (x >> 31);
 }
 
-/** Proxy-wasm header map serialisation: count, (key len, value len) pairs, then NUL-terminated keys and values. */
-export function encodeHeaderMap(names: string[], values: string[]): ArrayBuffer {
-  const n = names.length;
-  const keys = new Array<ArrayBuffer>(n);
-  const vals = new Array<ArrayBuffer>(n);
-  let size = 4 + 8 * n;
-  for (let i = 0; i < n; i++) {
-    keys[i] = String.UTF8.encode(names[i]);
-    vals[i] = String.UTF8.encode(values[i]);
-    size += keys[i].byteLength + vals[i].byteLength + 2;
+/** Proxy-wasm header map serialisation of alternating names and values: count, (name length,
+ * value length) per pair, then each name and value followed by a NUL. */
+export function encodeHeaderMap(pairs: string[]): ArrayBuffer {
+  const parts = new Array<ArrayBuffer>(pairs.length);
+  let size = 4 + 4 * pairs.length;
+  for (let i = 0; i < pairs.length; i++) {
+    parts[i] = String.UTF8.encode(pairs[i]);
+    size += parts[i].byteLength + 1;
   }
   const out = new ArrayBuffer(size);
   const base = changetype<usize>(out);
-  store<u32>(base, n);
-  let at = base + 4 + 8 * n;
-  for (let i = 0; i < n; i++) {
-    const k = keys[i];
-    const v = vals[i];
-    store<u32>(base + 4 + 8 * i, k.byteLength);
-    store<u32>(base + 8 + 8 * i, v.byteLength);
-    memory.copy(at, changetype<usize>(k), k.byteLength);
-    at += k.byteLength;
-    store<u8>(at++, 0);
-    memory.copy(at, changetype<usize>(v), v.byteLength);
-    at += v.byteLength;
-    store<u8>(at++, 0);
+  store<u32>(base, pairs.length >> 1);
+  let at = base + 4 + 4 * pairs.length;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    store<u32>(base + 4 + 4 * i, p.byteLength);
+    memory.copy(at, changetype<usize>(p), p.byteLength);
+    at += p.byteLength + 1; // the buffer is zeroed: the NUL is already there
   }
   return out;
 }

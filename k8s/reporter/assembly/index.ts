@@ -6,7 +6,8 @@ import { LogLevel, hostAlloc, logRaw } from './host';
 import { Reporter } from './reporter';
 import { Stream, finish, onRequestHeaders, onResponseHeaders } from './stream';
 
-const roots = new Map<u32, Reporter>();
+/** Root contexts: normally one per VM (more only when several plugins share a VM). */
+const roots: Reporter[] = [];
 const streams = new Map<u32, Stream>();
 /** Recycled stream records, so steady traffic allocates little per request. */
 const spare: Stream[] = [];
@@ -26,13 +27,27 @@ export function proxy_on_memory_allocate(size: usize): usize {
   return hostAlloc(size);
 }
 
+function rootIndex(contextId: u32): i32 {
+  for (let i = 0; i < roots.length; i++) if (roots[i].contextId == contextId) return i;
+  return -1;
+}
+
+function root(contextId: u32): Reporter {
+  const i = rootIndex(contextId);
+  if (i >= 0) return roots[i];
+  const r = new Reporter(contextId);
+  roots.push(r);
+  return r;
+}
+
 export function proxy_on_context_create(contextId: u32, parentId: u32): void {
   if (parentId == 0) {
-    if (!roots.has(contextId)) roots.set(contextId, new Reporter(contextId));
+    root(contextId);
     return;
   }
-  if (!roots.has(parentId)) return;
-  const reporter = roots.get(parentId);
+  const i = rootIndex(parentId);
+  if (i < 0) return;
+  const reporter = roots[i];
   if (!reporter.configured || reporter.config.mode != Mode.Traffic) return;
   const s = spare.length > 0 ? spare.pop() : new Stream();
   s.reset(reporter);
@@ -44,16 +59,17 @@ export function proxy_on_vm_start(_rootId: u32, _vmConfigSize: u32): bool {
 }
 
 export function proxy_on_configure(rootId: u32, size: u32): bool {
-  if (!roots.has(rootId)) roots.set(rootId, new Reporter(rootId));
-  return roots.get(rootId).configure(size);
+  return root(rootId).configure(size);
 }
 
 export function proxy_on_tick(rootId: u32): void {
-  if (roots.has(rootId)) roots.get(rootId).tick();
+  const i = rootIndex(rootId);
+  if (i >= 0) roots[i].tick();
 }
 
 export function proxy_on_http_call_response(rootId: u32, token: u32, headers: u32, _bodySize: u32, _trailers: u32): void {
-  if (roots.has(rootId)) roots.get(rootId).onHttpCallResponse(token, headers);
+  const i = rootIndex(rootId);
+  if (i >= 0) roots[i].onHttpCallResponse(token, headers);
 }
 
 function routeKey(reporter: Reporter): ArrayBuffer | null {
@@ -118,7 +134,8 @@ export function proxy_on_delete(contextId: u32): void {
     if (spare.length < MAX_SPARE) spare.push(s);
     return;
   }
-  if (roots.has(contextId)) roots.delete(contextId);
+  const i = rootIndex(contextId);
+  if (i >= 0) roots.splice(i, 1);
 }
 
 /** Replaces AssemblyScript's `env.abort` import: log what failed at CRITICAL, then trap. */

@@ -1,106 +1,114 @@
-// One root context: its configuration, its tick (heartbeat or traffic report) and the
-// answers to its http calls.
+// One root context: its configuration, its tick (heartbeat or traffic report), the reports
+// waiting for a 2xx, and the answers to its http calls.
 
-import { Config, ConfigResult, Mode, parseConfig } from './config';
-import { Outbox, Pending } from './delivery';
+import { Config, ConfigReader, Mode } from './config';
 import {
-  BufferType, CallResult, LogLevel, MapType, MetricType, Status,
+  BufferType, LogLevel, MapType, MetricType, Status,
   defineMetric, encodeHeaderMap, getBufferString, getHeader, getPropertyString, httpCall,
   incrementMetric, log, nowNanos, random64, recordMetric, setTickPeriod,
 } from './host';
 import { Aggregate, Observation, ReportHead, sourceName } from './traffic';
 
-const HEARTBEAT_BODY = "i'm wasm from wasm filter !!!";
+const HEARTBEAT_BODY = String.UTF8.encode("i'm wasm from wasm filter !!!");
 const STATUS_KEY = String.UTF8.encode(':status');
 
 function hex16(x: u64): string {
   let s = '';
-  for (let shift = 60; shift >= 0; shift -= 4) {
-    const d = <i32>((x >> <u64>shift) & 15);
+  for (let shift: u64 = 64; shift > 0; ) {
+    shift -= 4;
+    const d = <i32>((x >> shift) & 15);
     s += String.fromCharCode(d < 10 ? 0x30 + d : 0x57 + d);
   }
   return s;
 }
 
-/** The Go SDK's wording for a failed DispatchHttpCall, as the seed logged it. */
+/** The proxy-wasm Go SDK's wording for a failed call, as the seed logged it. */
 function statusError(status: u32): string {
   const prefix = 'error status returned by host: ';
   if (status == 1) return prefix + 'not found';
   if (status == 2) return prefix + 'bad argument';
-  if (status == 7) return prefix + 'empty';
-  if (status == 8) return prefix + 'cas mismatch';
   if (status == 10) return prefix + 'internal failure';
-  if (status == 12) return prefix + 'unimplemented';
   return 'unknown status code: ' + status.toString();
 }
 
-/** Reads the :status of the http call being answered; 0 when absent or not a number. */
-function callStatus(): i32 {
+/** The :status of the http call being answered; 0 when there is none (timeout, reset). */
+function callStatus(headers: u32): i32 {
+  if (headers == 0) return 0;
   const v = getHeader(MapType.HttpCallResponseHeaders, STATUS_KEY);
   if (v === null) return 0;
   let code = 0;
-  for (let i: usize = 0; i < v.size && i < 3; i++) {
-    const c = <i32>v.byteAt(i);
-    if (c < 0x30 || c > 0x39) {
-      code = 0;
-      break;
-    }
-    code = code * 10 + (c - 0x30);
+  for (let i: usize = 0; i < v.size; i++) {
+    const d = <i32>v.byteAt(i) - 0x30;
+    code = d >= 0 && d <= 9 && i < 3 ? code * 10 + d : -1000;
   }
-  if (v.size != 3) code = 0;
   v.release();
   return code;
 }
 
+/** A report that has not had its 2xx yet. It keeps its body, so a re-send has the same id and seq. */
+class Pending {
+  inFlight: bool = false;
+  token: u32 = 0;
+  sentAtMs: u64 = 0;
+  constructor(public body: ArrayBuffer) {}
+}
+
+const SENT = 0;
+const FAILED = 1;
+const DROPPED = 2;
+const OBSERVED = 3;
+const PENDING = 4;
+const METRIC_NAMES: StaticArray<string> = [
+  'mesha_reporter_reports_sent',
+  'mesha_reporter_reports_failed',
+  'mesha_reporter_reports_dropped',
+  'mesha_reporter_requests_observed',
+  'mesha_reporter_reports_pending',
+];
+
 export class Reporter {
   config: Config = new Config();
   configured: bool = false;
-  readonly reporterId: string;
+  reporterId: string = '';
   private nextSeq: u64 = 1;
-  private cluster: ArrayBuffer = new ArrayBuffer(0);
-  private headers: ArrayBuffer = new ArrayBuffer(0);
-  private heartbeatBody: ArrayBuffer = String.UTF8.encode(HEARTBEAT_BODY);
-  private workload: string = 'unknown';
-  private namespace: string = 'unknown';
-  private pod: string = 'unknown';
-  aggregate: Aggregate = new Aggregate(64);
-  private outbox: Outbox = new Outbox(12);
+  private cluster: ArrayBuffer | null = null;
+  private headers: ArrayBuffer | null = null;
+  private source: string[] = [];
+  aggregate: Aggregate | null = null;
+  private pending: Pending[] = [];
   private windowStartMs: u64 = 0;
-  /** Requests finished since the last tick; flushed to the metric once per tick, not per request. */
+  /** Requests finished since the last tick; added to the metric once per tick, not per request. */
   observedSinceTick: u64 = 0;
   private delivering: bool = true;
-  private failuresInRow: u64 = 0;
-  private mSent: i64 = -1;
-  private mFailed: i64 = -1;
-  private mDropped: i64 = -1;
-  private mObserved: i64 = -1;
-  private mPending: i64 = -1;
+  private metrics: StaticArray<i64> = new StaticArray<i64>(5);
 
-  constructor(public contextId: u32) {
-    this.reporterId = hex16(random64());
-  }
+  constructor(public contextId: u32) {}
 
   /** proxy_on_configure: false refuses the configuration (Envoy then rejects it). */
   configure(size: u32): bool {
-    let text: string | null = '';
-    if (size > 0) text = getBufferString(BufferType.PluginConfiguration, size);
-    if (text === null) text = '';
-    const result: ConfigResult = parseConfig(text);
-    const config = result.config;
-    if (config === null) {
-      log(LogLevel.Critical, 'mesha reporter: invalid configuration: ' + result.error);
+    const text = size > 0 ? getBufferString(BufferType.PluginConfiguration, size) : '';
+    const reader = new ConfigReader(text === null ? '' : text);
+    if (!reader.read()) {
+      log(LogLevel.Critical, 'mesha reporter: invalid configuration: ' + reader.error);
       return false;
     }
+    const config = reader.config;
     this.config = config;
+    if (!this.configured) {
+      this.reporterId = hex16(random64());
+      for (let i = 0; i < 5; i++) {
+        this.metrics[i] = defineMetric(i == PENDING ? MetricType.Gauge : MetricType.Counter, METRIC_NAMES[i]);
+      }
+    }
     this.cluster = String.UTF8.encode(config.cluster);
     this.headers = this.encodeHeaders(config);
     this.aggregate = new Aggregate(config.maxKeys);
-    this.outbox.maxPending = config.maxPending;
-    this.workload = sourceName(getPropertyString('node.metadata.WORKLOAD_NAME'));
-    this.namespace = sourceName(getPropertyString('node.metadata.NAMESPACE'));
-    this.pod = sourceName(getPropertyString('node.metadata.NAME'));
+    this.source = [
+      sourceName(getPropertyString('node.metadata.WORKLOAD_NAME')),
+      sourceName(getPropertyString('node.metadata.NAMESPACE')),
+      sourceName(getPropertyString('node.metadata.NAME')),
+    ];
     this.windowStartMs = nowNanos() / 1000000;
-    if (!this.configured) this.defineMetrics();
     this.configured = true;
     const status = setTickPeriod(config.tickMs);
     if (status != Status.Ok) {
@@ -108,146 +116,113 @@ export class Reporter {
       return false;
     }
     log(LogLevel.Info, 'set tick period milliseconds: ' + config.tickMs.toString());
-    if (config.mode == Mode.Traffic) {
-      log(LogLevel.Info, 'mesha reporter ' + this.reporterId + ': traffic mode, reporting to ' + config.cluster);
-    }
     return true;
   }
 
   private encodeHeaders(config: Config): ArrayBuffer {
-    const names = new Array<string>();
-    const values = new Array<string>();
-    if (config.mode == Mode.Heartbeat) {
-      // The seed's headers, in the seed's order.
-      names.push(':method'); values.push('POST');
-      names.push(':authority'); values.push(config.authority);
-      names.push('melonMsg'); values.push(config.message);
-      names.push(':path'); values.push(config.path);
-      names.push('accept'); values.push('*/*');
-    } else {
-      names.push(':method'); values.push('POST');
-      names.push(':path'); values.push(config.path);
-      names.push(':authority'); values.push(config.authority);
-      names.push('content-type'); values.push('application/json');
-      names.push('melonMsg'); values.push(config.message);
-      names.push('x-mesha-reporter'); values.push(this.reporterId);
-    }
-    for (let i = 0; i < config.headerNames.length; i++) {
-      names.push(config.headerNames[i]);
-      values.push(config.headerValues[i]);
-    }
-    return encodeHeaderMap(names, values);
+    // Heartbeat: the seed's headers in the seed's order. Traffic: a JSON report tagged with our id.
+    const h: string[] = config.mode == Mode.Heartbeat
+      ? [':method', 'POST', ':authority', config.authority, 'melonMsg', config.message, ':path', config.path, 'accept', '*/*']
+      : [':method', 'POST', ':path', config.path, ':authority', config.authority, 'content-type', 'application/json',
+        'melonMsg', config.message, 'x-mesha-reporter', this.reporterId];
+    return encodeHeaderMap(h.concat(config.headers));
   }
 
-  private defineMetrics(): void {
-    this.mSent = defineMetric(MetricType.Counter, 'mesha_reporter_reports_sent');
-    this.mFailed = defineMetric(MetricType.Counter, 'mesha_reporter_reports_failed');
-    this.mDropped = defineMetric(MetricType.Counter, 'mesha_reporter_reports_dropped');
-    this.mObserved = defineMetric(MetricType.Counter, 'mesha_reporter_requests_observed');
-    this.mPending = defineMetric(MetricType.Gauge, 'mesha_reporter_reports_pending');
+  private count(metric: i32, by: u64): void {
+    incrementMetric(this.metrics[metric], by);
   }
 
   record(o: Observation): void {
-    this.aggregate.add(o);
+    const agg = this.aggregate;
+    if (agg === null) return;
+    agg.add(o);
     this.observedSinceTick++;
   }
 
   tick(): void {
     if (!this.configured) return;
-    if (this.config.mode == Mode.Heartbeat) this.heartbeat();
-    else this.report();
-  }
-
-  private heartbeat(): void {
-    log(LogLevel.Info, 'OnTick method is called before dispatchHttpCall ');
-    const r = httpCall(this.cluster, this.headers, this.heartbeatBody, this.config.timeoutMs);
-    if (r.status != Status.Ok) {
-      incrementMetric(this.mFailed, 1);
-      log(LogLevel.Critical, 'dispatch httpcall failed: ' + statusError(r.status));
+    if (this.config.mode == Mode.Heartbeat) {
+      log(LogLevel.Info, 'OnTick method is called before dispatchHttpCall ');
+      const status = this.dispatch(HEARTBEAT_BODY, null);
+      if (status != Status.Ok) log(LogLevel.Critical, 'dispatch httpcall failed: ' + statusError(status));
+      log(LogLevel.Info, 'OnTick method is called after dispatchHttpCall ');
+      return;
     }
-    log(LogLevel.Info, 'OnTick method is called after dispatchHttpCall ');
-  }
-
-  private report(): void {
-    incrementMetric(this.mObserved, this.observedSinceTick);
+    this.count(OBSERVED, this.observedSinceTick);
     this.observedSinceTick = 0;
     const nowMs = nowNanos() / 1000000;
-    if (!this.aggregate.isEmpty()) {
-      const head = new ReportHead(this.reporterId, this.workload, this.namespace, this.pod, this.windowStartMs, nowMs);
-      const bodies = this.aggregate.toReports(head, this.nextSeq);
-      this.aggregate.clear();
+    const agg = this.aggregate;
+    if (agg !== null && !agg.isEmpty()) {
+      const head = new ReportHead(this.reporterId, this.source, this.windowStartMs, nowMs);
+      const bodies = agg.toReports(head, this.nextSeq);
+      agg.clear();
       this.windowStartMs = nowMs;
+      this.nextSeq += bodies.length;
+      let dropped = 0;
       for (let i = 0; i < bodies.length; i++) {
-        const dropped = this.outbox.push(new Pending(this.nextSeq++, bodies[i]));
-        if (dropped > 0) {
-          incrementMetric(this.mDropped, dropped);
-          log(LogLevel.Warn, 'mesha reporter: dropped ' + dropped.toString() + ' undelivered report(s) past max_pending');
+        this.pending.push(new Pending(bodies[i]));
+        if (this.pending.length > this.config.maxPending) {
+          this.pending.shift();
+          dropped++;
         }
       }
-    }
-    this.send(nowMs);
-    recordMetric(this.mPending, this.outbox.length);
-  }
-
-  /** (Re-)sends every pending report not already awaiting an answer. */
-  private send(nowMs: u64): void {
-    // An answer always comes (reply, timeout or reset); this only guards against a host that loses one.
-    const staleMs = <u64>this.config.timeoutMs * 2 + <u64>this.config.tickMs;
-    const items = this.outbox.items;
-    let refused = 0;
-    let lastStatus: u32 = 0;
-    for (let i = 0; i < items.length; i++) {
-      const p = items[i];
-      if (p.inFlight && nowMs - p.sentAtMs < staleMs) continue;
-      const r: CallResult = httpCall(this.cluster, this.headers, p.body, this.config.timeoutMs);
-      if (r.status == Status.Ok) {
-        p.inFlight = true;
-        p.token = r.token;
-        p.sentAtMs = nowMs;
-      } else {
-        p.inFlight = false;
-        refused++;
-        lastStatus = r.status;
+      if (dropped > 0) {
+        this.count(DROPPED, dropped);
+        log(LogLevel.Warn, 'mesha reporter: dropped ' + dropped.toString() + ' report(s) past max_pending');
       }
     }
-    if (refused > 0) {
-      incrementMetric(this.mFailed, refused);
-      this.failed('dispatch refused: ' + statusError(lastStatus));
+    // (Re-)send what is not awaiting an answer. An answer always comes (reply, timeout or
+    // reset); the age check only guards against a host that loses one.
+    const staleMs = <u64>this.config.timeoutMs * 2 + <u64>this.config.tickMs;
+    for (let i = 0; i < this.pending.length; i++) {
+      const p = this.pending[i];
+      if (!p.inFlight || nowMs - p.sentAtMs >= staleMs) {
+        p.sentAtMs = nowMs;
+        const status = this.dispatch(p.body, p);
+        if (status != Status.Ok) this.failed('dispatch: ' + statusError(status));
+      }
     }
+    recordMetric(this.metrics[PENDING], this.pending.length);
+  }
+
+  /** One proxy_http_call; a refused dispatch counts as failed. */
+  private dispatch(body: ArrayBuffer, p: Pending | null): u32 {
+    const r = httpCall(changetype<ArrayBuffer>(this.cluster), changetype<ArrayBuffer>(this.headers), body, this.config.timeoutMs);
+    if (r.status != Status.Ok) this.count(FAILED, 1);
+    if (p !== null) {
+      p.inFlight = r.status == Status.Ok;
+      p.token = r.token;
+    }
+    return r.status;
   }
 
   private failed(why: string): void {
-    this.failuresInRow++;
-    if (this.delivering) {
-      log(LogLevel.Warn, 'mesha reporter: reports not delivered (' + why + '); keeping up to ' + this.config.maxPending.toString() + ' for retry');
-    }
+    // Logged once per outage, not once per attempt.
+    if (this.delivering) log(LogLevel.Warn, 'mesha reporter: reports not delivered (' + why + '), will retry');
     this.delivering = false;
   }
 
   onHttpCallResponse(token: u32, headers: u32): void {
+    const code = callStatus(headers);
+    const ok = code >= 200 && code < 300;
     if (this.config.mode == Mode.Heartbeat) {
       log(LogLevel.Info, 'wasm callback...');
-      const code = headers > 0 ? callStatus() : 0;
-      if (code >= 200 && code < 300) incrementMetric(this.mSent, 1);
-      else incrementMetric(this.mFailed, 1);
+      this.count(ok ? SENT : FAILED, 1);
       return;
     }
-    const i = this.outbox.indexOfToken(token);
-    if (i < 0) return;
-    const code = headers > 0 ? callStatus() : 0;
-    if (code >= 200 && code < 300) {
-      this.outbox.removeAt(i);
-      incrementMetric(this.mSent, 1);
-      if (!this.delivering) {
-        log(LogLevel.Info, 'mesha reporter: delivering again after ' + this.failuresInRow.toString() + ' failed attempt(s)');
-        this.delivering = true;
-        this.failuresInRow = 0;
-      }
+    let i = 0;
+    while (i < this.pending.length && !(this.pending[i].inFlight && this.pending[i].token == token)) i++;
+    if (i == this.pending.length) return; // dropped meanwhile
+    if (ok) {
+      this.pending.splice(i, 1);
+      this.count(SENT, 1);
+      if (!this.delivering) log(LogLevel.Info, 'mesha reporter: reports delivered again');
+      this.delivering = true;
     } else {
-      this.outbox.items[i].inFlight = false;
-      incrementMetric(this.mFailed, 1);
-      this.failed(code == 0 ? 'no answer (timeout or connection failure)' : 'collector answered ' + code.toString());
+      this.pending[i].inFlight = false;
+      this.count(FAILED, 1);
+      this.failed(code == 0 ? 'no answer' : 'collector answered ' + code.toString());
     }
-    recordMetric(this.mPending, this.outbox.length);
+    recordMetric(this.metrics[PENDING], this.pending.length);
   }
 }

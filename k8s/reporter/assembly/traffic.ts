@@ -147,9 +147,8 @@ function writeCount(w: Writer, route: string, index: i32, cell: Cell): void {
 export class ReportHead {
   constructor(
     public reporterId: string,
-    public workload: string,
-    public namespace: string,
-    public pod: string,
+    /** workload, namespace, pod */
+    public source: string[],
     public startMs: u64,
     public endMs: u64,
   ) {}
@@ -157,9 +156,9 @@ export class ReportHead {
   open(seq: u64): Writer {
     const w = new Writer(512);
     w.ascii('{"v":1,"reporter":{"id":"').ascii(this.reporterId).ascii('","seq":').u64(seq);
-    w.ascii('},"source":{"workload":').jsonString(this.workload);
-    w.ascii(',"namespace":').jsonString(this.namespace);
-    w.ascii(',"pod":').jsonString(this.pod);
+    w.ascii('},"source":{"workload":').jsonString(this.source[0]);
+    w.ascii(',"namespace":').jsonString(this.source[1]);
+    w.ascii(',"pod":').jsonString(this.source[2]);
     w.ascii('},"window":{"start_ms":').u64(this.startMs).ascii(',"end_ms":').u64(this.endMs);
     w.ascii('},"buckets_ms":').ascii(BOUNDS_JSON).ascii(',"counts":[');
     return w;
