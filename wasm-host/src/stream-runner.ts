@@ -1,4 +1,4 @@
-import { StreamContextState } from './contexts';
+import { StreamContextState, type LocalReply } from './contexts';
 import { HeaderMap, type HeaderPairs } from './header-map';
 import type {
   FailStrategy,
@@ -138,7 +138,8 @@ export async function runStream(
 
   // ---- response path (local replies go through it too, as in Envoy)
   ctx.phase = 'response';
-  const hadLocalReply = ctx.localReply !== undefined;
+  // From here on, ctx.localReply means a reply sent during the response path.
+  ctx.localReply = undefined;
   ctx.responseHeaders = new HeaderMap([[':status', String(response.status)], ...response.headers]);
   const hasRespBody = response.body.length > 0;
   const hasRespTrailers = response.trailers.length > 0;
@@ -164,8 +165,10 @@ export async function runStream(
     );
   }
   if (ctx.reset) return finish(ctx, vm, resetResult());
-  if (!hadLocalReply && ctx.localReply) {
-    const lr = ctx.localReply;
+  // A reply the plugin sent during the response path replaces the response.
+  const lateReply = ctx.localReply as LocalReply | undefined;
+  if (lateReply) {
+    const lr = lateReply;
     return finish(
       ctx,
       vm,
