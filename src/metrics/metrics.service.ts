@@ -19,6 +19,12 @@ import {
 } from './openmetrics';
 import { SeriesGuard, type Labels, type SeriesLimits } from './series-guard';
 
+const DUPLICATE_TOTAL_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 export interface RenderedMetrics {
   contentType: string;
   body: string;
@@ -46,6 +52,9 @@ export class MetricsService implements OnModuleDestroy {
       maxValueChars: config.get('LABEL_VALUE_MAX_CHARS', { infer: true }),
     };
     collectDefaultMetrics({ register: this.registry });
+    // Gauges named *_total break the naming rules promtool checks; nodejs_active_handles{type}
+    // and friends carry the same numbers.
+    for (const name of DUPLICATE_TOTAL_GAUGES) this.registry.removeSingleMetric(name);
     this.seriesDropped = new Counter({
       name: 'mesha_series_dropped_total',
       help: 'Updates redirected into the __overflow__ series because their metric already had MAX_SERIES label sets',
