@@ -15,3 +15,5 @@ export type {
   Upstream,
   UpstreamResponse,
 } from './types';
+export { startSidecar, type RunningSidecar } from './sidecar/server';
+export { parseSidecarArgs, type SidecarOptions } from './sidecar/options';

@@ -37,9 +37,15 @@ export function streamPlugin(): Promise<Uint8Array> {
       [1300, AUTH_CLUSTER],
       [1400, authHeaders],
       [1600, 'request\0path'],
+      [1620, 'requests_seen'],
     ],
     body: `
       (global $waiting (mut i32) (i32.const 0))
+      (global $seen (mut i32) (i32.const 0))
+      (func (export "proxy_on_vm_start") (param i32 i32) (result i32)
+        (drop (call $proxy_define_metric (i32.const 0) (i32.const 1620) (i32.const 13) (i32.const 512)))
+        (global.set $seen (i32.load (i32.const 512)))
+        (i32.const 1))
       (func $mode (result i32)
         (if (result i32) (i32.eqz (call $proxy_get_header_map_value (i32.const 0) (i32.const 1024) (i32.const 6) (i32.const 520) (i32.const 524)))
           (then (i32.load8_u (i32.load (i32.const 520))))
@@ -48,6 +54,7 @@ export function streamPlugin(): Promise<Uint8Array> {
         (if (local.get $parent) (then (call $logNum (i32.const 1270) (i32.const 7) (local.get $id)))))
       (func (export "proxy_on_request_headers") (param $id i32) (param $n i32) (param $eos i32) (result i32) (local $m i32)
         (local.set $m (call $mode))
+        (drop (call $proxy_increment_metric (global.get $seen) (i64.const 1)))
         (drop (call $proxy_add_header_map_value (i32.const 0) (i32.const 1040) (i32.const 7) (i32.const 1050) (i32.const 3)))
         (if (i32.eq (local.get $m) (i32.const 108)) ;; l
           (then

@@ -1,0 +1,151 @@
+import { parseArgs } from 'node:util';
+import { LogLevel } from '../abi';
+import type { FailStrategy } from '../types';
+
+export interface Address {
+  host: string;
+  port: number;
+}
+
+export interface SidecarOptions {
+  /** Absent: a plain proxy (useful as a baseline). */
+  wasm?: string;
+  pluginConfig: string;
+  vmConfig: string;
+  clusters: Record<string, string>;
+  listen: Address;
+  admin: Address;
+  upstream: URL;
+  concurrency: number;
+  nodeMetadata: Record<string, string>;
+  pluginName: string;
+  rootId: string;
+  vmId: string;
+  logLevel: LogLevel;
+  failStrategy: FailStrategy;
+}
+
+/** A bad command line; the CLI prints it with the usage text and exits 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export const USAGE = `usage: npm run sidecar -- --upstream URL [options]
+  --wasm FILE               proxy-wasm plugin to run on every request (omit for a plain proxy)
+  --config STRING           plugin configuration (buffer 7), e.g. JSON
+  --vm-config STRING        VM configuration (buffer 6)
+  --cluster NAME=URL        cluster for proxy_http_call (repeatable)
+  --listen HOST:PORT        proxy address (default 127.0.0.1:15001; port 0 = any free port)
+  --admin HOST:PORT         admin address with /stats and /ready (default 127.0.0.1:15000)
+  --upstream URL            where requests are forwarded, e.g. http://127.0.0.1:8080
+  --concurrency N           VMs, like Envoy worker threads (default 2)
+  --node-metadata KEY=VALUE node.metadata.KEY property (repeatable)
+  --plugin-name NAME        plugin_name property (default: the root id)
+  --root-id ID              plugin_root_id property (default '')
+  --vm-id ID                plugin_vm_id property (default '')
+  --log-level LEVEL         trace|debug|info|warn|error|critical (default info)
+  --fail-strategy S         FAIL_CLOSE (default) or FAIL_OPEN
+  --help                    this text`;
+
+const LEVELS: Record<string, LogLevel> = {
+  trace: LogLevel.TRACE,
+  debug: LogLevel.DEBUG,
+  info: LogLevel.INFO,
+  warn: LogLevel.WARN,
+  error: LogLevel.ERROR,
+  critical: LogLevel.CRITICAL,
+};
+
+function parseAddress(flag: string, value: string): Address {
+  const match = /^([^:]+|\[[^\]]+\]):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) throw new UsageError(`--${flag}: expected HOST:PORT, got "${value}"`);
+  return { host: match[1].replace(/^\[|\]$/g, ''), port };
+}
+
+function parsePairs(flag: string, values: string[]): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const v of values) {
+    const i = v.indexOf('=');
+    if (i <= 0) throw new UsageError(`--${flag}: expected NAME=VALUE, got "${v}"`);
+    const key = v.slice(0, i);
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') {
+      throw new UsageError(`--${flag}: "${key}" is not an allowed name`);
+    }
+    out[key] = v.slice(i + 1);
+  }
+  return out;
+}
+
+function parseHttpUrl(flag: string, value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--${flag}: "${value}" is not a URL`);
+  }
+  if (url.protocol !== 'http:') throw new UsageError(`--${flag}: only http:// URLs are supported`);
+  return url;
+}
+
+/** Parses the sidecar's command line; throws UsageError naming the offending flag. */
+export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        wasm: { type: 'string' },
+        config: { type: 'string' },
+        'vm-config': { type: 'string' },
+        cluster: { type: 'string', multiple: true },
+        listen: { type: 'string' },
+        admin: { type: 'string' },
+        upstream: { type: 'string' },
+        concurrency: { type: 'string' },
+        'node-metadata': { type: 'string', multiple: true },
+        'plugin-name': { type: 'string' },
+        'root-id': { type: 'string' },
+        'vm-id': { type: 'string' },
+        'log-level': { type: 'string' },
+        'fail-strategy': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return 'help';
+  if (values.upstream === undefined) throw new UsageError('--upstream is required');
+  const concurrency = Number(values.concurrency ?? '2');
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    throw new UsageError(`--concurrency: expected an integer 1..64, got "${values.concurrency}"`);
+  }
+  const level = values['log-level'] ?? 'info';
+  if (!(level in LEVELS)) throw new UsageError(`--log-level: unknown level "${level}"`);
+  const fail = values['fail-strategy'] ?? 'FAIL_CLOSE';
+  if (fail !== 'FAIL_CLOSE' && fail !== 'FAIL_OPEN') {
+    throw new UsageError(`--fail-strategy: expected FAIL_CLOSE or FAIL_OPEN, got "${fail}"`);
+  }
+  const clusters = parsePairs('cluster', values.cluster ?? []);
+  for (const url of Object.values(clusters)) parseHttpUrl('cluster', url);
+  const rootId = values['root-id'] ?? '';
+  return {
+    wasm: values.wasm,
+    pluginConfig: values.config ?? '',
+    vmConfig: values['vm-config'] ?? '',
+    clusters,
+    listen: parseAddress('listen', values.listen ?? '127.0.0.1:15001'),
+    admin: parseAddress('admin', values.admin ?? '127.0.0.1:15000'),
+    upstream: parseHttpUrl('upstream', values.upstream),
+    concurrency,
+    nodeMetadata: parsePairs('node-metadata', values['node-metadata'] ?? []),
+    pluginName: values['plugin-name'] ?? rootId,
+    rootId,
+    vmId: values['vm-id'] ?? '',
+    logLevel: LEVELS[level],
+    failStrategy: fail,
+  };
+}

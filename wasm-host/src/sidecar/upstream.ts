@@ -1,0 +1,71 @@
+import { Agent, request } from 'node:http';
+import type { ForwardedRequest, UpstreamResponse } from '../types';
+
+/** Headers a proxy never forwards (hop-by-hop), plus the framing it recomputes. */
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'upgrade',
+  'trailer',
+  'content-length',
+]);
+
+const MAX_UPSTREAM_BODY = 64 << 20;
+
+/** Forwards a (plugin-modified) request to the upstream over keep-alive HTTP/1.1. */
+export class UpstreamClient {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+  constructor(private readonly base: URL) {}
+
+  send(req: ForwardedRequest): Promise<UpstreamResponse> {
+    const pseudo = new Map(req.headers.filter(([k]) => k.startsWith(':')));
+    const headers: Record<string, string | string[]> = Object.create(null) as Record<
+      string,
+      string | string[]
+    >;
+    for (const [k, v] of req.headers) {
+      if (k.startsWith(':') || HOP_BY_HOP.has(k) || k === 'host') continue;
+      const prev = headers[k];
+      headers[k] = prev === undefined ? v : ([] as string[]).concat(prev, v);
+    }
+    headers.host = pseudo.get(':authority') ?? this.base.host;
+    if (req.body.length > 0 || !['GET', 'HEAD'].includes(pseudo.get(':method') ?? 'GET')) {
+      headers['content-length'] = String(req.body.length);
+    }
+    const url = new URL(this.base.href.replace(/\/$/, '') + (pseudo.get(':path') ?? '/'));
+    return new Promise((resolve, reject) => {
+      const out = request(
+        url,
+        { method: pseudo.get(':method') ?? 'GET', headers, agent: this.agent },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_UPSTREAM_BODY) out.destroy(new Error('upstream body too large'));
+            else chunks.push(c);
+          });
+          res.on('end', () => {
+            const pairs: Array<[string, string]> = [];
+            for (let i = 0; i < res.rawHeaders.length; i += 2) {
+              const k = res.rawHeaders[i].toLowerCase();
+              if (!HOP_BY_HOP.has(k)) pairs.push([k, res.rawHeaders[i + 1]]);
+            }
+            resolve({ status: res.statusCode ?? 502, headers: pairs, body: Buffer.concat(chunks) });
+          });
+          res.on('error', reject);
+        },
+      );
+      out.on('error', reject);
+      out.end(req.body);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
