@@ -23,6 +23,7 @@ describe('parseConfig', () => {
       LABEL_VALUE_MAX_CHARS: 128,
       PARAM_LABELS: [],
       SERIES_TTL_SECONDS: 0,
+      MAX_REPORTERS: 10000,
       SHUTDOWN_DELAY_MS: 0,
       SHUTDOWN_GRACE_MS: 10000,
     });
@@ -56,6 +57,7 @@ describe('parseConfig', () => {
     ['LABEL_VALUE_MAX_CHARS', 'many'],
     ['PARAM_LABELS', 'ok,not ok'],
     ['SERIES_TTL_SECONDS', '-5'],
+    ['MAX_REPORTERS', '0'],
     ['SHUTDOWN_GRACE_MS', '10'],
     ['SHUTDOWN_DELAY_MS', 'soon'],
   ])('rejects %s=%s, naming the variable and the value', (variable, value) => {

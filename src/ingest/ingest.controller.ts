@@ -1,6 +1,7 @@
 import { Controller, Header, HttpCode, Inject, Post, Req, UseGuards } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { CLOCK, type Clock } from '../common/clock';
+import { isJsonContentType } from '../reports/reports.service';
 import { BearerAuthGuard } from './bearer-auth.guard';
 import { IngestService } from './ingest.service';
 import { parseTextReport } from './wasm-callback.request';
@@ -14,13 +15,18 @@ export class IngestController {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  /** The seed's endpoint: any query, the melonMsg header, a body read as text whatever its type. */
+  /**
+   * The seed's endpoint: any query, the melonMsg header, a body read as text whatever its type;
+   * except application/json, which is a structured report (see src/reports).
+   */
   @Post(INGEST_ROUTE)
   @HttpCode(200)
   @Header('Content-Type', 'text/plain; charset=utf-8')
   @UseGuards(BearerAuthGuard)
   receive(@Req() request: FastifyRequest): string {
-    const receivedAtMs = this.clock.now();
-    return this.ingest.acceptText(parseTextReport(request, receivedAtMs));
+    const report = parseTextReport(request, this.clock.now());
+    return isJsonContentType(request.headers['content-type'])
+      ? this.ingest.acceptStructured(report)
+      : this.ingest.acceptText(report);
   }
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ERROR_OBSERVER } from '../common/json-errors.filter';
+import { ReportsModule } from '../reports/reports.module';
 import { BearerAuthGuard } from './bearer-auth.guard';
 import { IngestController } from './ingest.controller';
 import { IngestMetrics } from './ingest.metrics';
@@ -8,6 +9,7 @@ import { RejectionObserver } from './rejection-observer';
 import { ReportLog } from './report-log';
 
 @Module({
+  imports: [ReportsModule],
   controllers: [IngestController],
   providers: [
     IngestService,

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { AppConfig } from '../config/config.schema';
+import type { ReportSummary } from '../reports/reports.service';
 import type { QueryParams, TextReport } from './wasm-callback.request';
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -58,6 +59,25 @@ export class ReportLog {
         remoteAddress: report.remoteAddress,
       },
       'report accepted',
+    );
+  }
+
+  /** Structured reports are summarised, not dumped: who sent it, which seq, how much, re-sent or not. */
+  structuredReport(report: TextReport, summary: ReportSummary): void {
+    this.logger.info(
+      {
+        event: 'report',
+        receivedAt: new Date(report.receivedAtMs).toISOString(),
+        date: seedTime(report.receivedAtMs),
+        params: paramsObject(report.params),
+        melonMsg: report.melonMsg,
+        report: summary,
+        bodyBytes: report.body.length,
+        remoteAddress: report.remoteAddress,
+      },
+      summary.duplicate
+        ? 'structured report re-sent: already counted'
+        : 'structured report accepted',
     );
   }
 }

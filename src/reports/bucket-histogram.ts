@@ -1,0 +1,97 @@
+import type { RegisteredMetric } from '../metrics/openmetrics';
+import type { Labels, SeriesGuard } from '../metrics/series-guard';
+
+interface Series<L extends string> {
+  labels: Labels<L>;
+  /** Non-cumulative counts, one per bound, then +Inf. */
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+interface Sample {
+  metricName: string;
+  labels: Record<string, string | number>;
+  value: number;
+}
+
+/**
+ * A histogram fed with already-bucketed counts (a report carries per-bucket counts and a sum, not
+ * single observations). It renders through prom-client's registry like any histogram: cumulative
+ * `_bucket{le}` samples, `_sum` and `_count`. Its label sets pass through a SeriesGuard.
+ */
+export class BucketHistogram<L extends string> implements RegisteredMetric {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, Series<L>>();
+  private guard!: SeriesGuard<L>;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelNames: readonly L[],
+    /** Upper bounds, in the unit of the metric (seconds). */
+    private readonly bounds: readonly number[],
+  ) {}
+
+  /** Attaches the guard (created by MetricsService with this histogram's removal callback). */
+  guardedBy(guard: SeriesGuard<L>): this {
+    this.guard = guard;
+    return this;
+  }
+
+  /** Removes one series (the guard's TTL callback). */
+  remove(labels: Labels<L>): void {
+    this.series.delete(this.keyOf(labels));
+  }
+
+  /** Adds `buckets` (non-cumulative, bounds.length + 1 of them) and `sum` to the series of `labels`. */
+  add(raw: Labels<L>, buckets: readonly number[], sum: number): void {
+    if (buckets.length !== this.bounds.length + 1) {
+      throw new Error(
+        `${this.name}: expected ${this.bounds.length + 1} buckets, got ${buckets.length}`,
+      );
+    }
+    const labels = this.guard.admit(raw);
+    const key = this.keyOf(labels);
+    let series = this.series.get(key);
+    if (!series) {
+      series = { labels, buckets: new Array<number>(buckets.length).fill(0), sum: 0, count: 0 };
+      this.series.set(key, series);
+    }
+    for (let i = 0; i < buckets.length; i++) {
+      series.buckets[i] += buckets[i];
+      series.count += buckets[i];
+    }
+    series.sum += sum;
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: Sample[] } {
+    const values: Sample[] = [];
+    for (const { labels, buckets, sum, count } of this.series.values()) {
+      let cumulative = 0;
+      for (let i = 0; i < buckets.length; i++) {
+        cumulative += buckets[i];
+        const le = i < this.bounds.length ? this.bounds[i] : '+Inf';
+        values.push({
+          metricName: `${this.name}_bucket`,
+          labels: { le, ...labels },
+          value: cumulative,
+        });
+      }
+      values.push({ metricName: `${this.name}_sum`, labels: { ...labels }, value: sum });
+      values.push({ metricName: `${this.name}_count`, labels: { ...labels }, value: count });
+    }
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values,
+    };
+  }
+
+  private keyOf(labels: Labels<L>): string {
+    return JSON.stringify(this.labelNames.map((name) => labels[name]));
+  }
+}

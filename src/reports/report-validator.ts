@@ -1,0 +1,48 @@
+import Ajv2020, { type ErrorObject } from 'ajv/dist/2020';
+import schema from './report-v1.schema.json';
+import type { ReportV1 } from './report.types';
+
+/** The duration bucket bounds (ms) shared with the reporter: the schema's $defs.bucketBoundsMs. */
+export const BUCKET_BOUNDS_MS: readonly number[] = schema.$defs.bucketBoundsMs.const;
+
+// Compiled once, at module load.
+const validate = new Ajv2020({ allErrors: false, strict: true }).compile<ReportV1>(schema);
+
+export type ReportCheck = { ok: true; report: ReportV1 } | { ok: false; problem: string };
+
+/** `/path/to/field: what is wrong`, for the first error ajv found. */
+function describe(error: ErrorObject): string {
+  const where = error.instancePath || '(root)';
+  const params = error.params as Record<string, unknown>;
+  const detail =
+    typeof params.additionalProperty === 'string'
+      ? ` '${params.additionalProperty}'`
+      : Array.isArray(params.allowedValues)
+        ? `: ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
+        : '';
+  return `${where}: ${error.message ?? 'is invalid'}${detail}`;
+}
+
+/**
+ * Checks a parsed body against the schema, then what the schema cannot say: each count's buckets add
+ * up to its n, and the window does not end before it starts. Nothing is applied until this passes.
+ */
+export function checkReport(value: unknown): ReportCheck {
+  if (!validate(value)) {
+    const first = validate.errors?.[0];
+    return { ok: false, problem: first ? describe(first) : 'does not match the report schema' };
+  }
+  if (value.window.end_ms < value.window.start_ms) {
+    return { ok: false, problem: '/window/end_ms: must not be before /window/start_ms' };
+  }
+  for (const [i, count] of value.counts.entries()) {
+    const sum = count.duration_buckets.reduce((total, n) => total + n, 0);
+    if (sum !== count.n) {
+      return {
+        ok: false,
+        problem: `/counts/${i}/duration_buckets: must add up to n (${count.n}), they add up to ${sum}`,
+      };
+    }
+  }
+  return { ok: true, report: value };
+}

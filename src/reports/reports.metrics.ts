@@ -1,0 +1,104 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge } from 'prom-client';
+import type { CappedCounter, CappedGauge } from '../metrics/capped-metrics';
+import { MetricsService } from '../metrics/metrics.service';
+import { BucketHistogram } from './bucket-histogram';
+import { BUCKET_BOUNDS_MS } from './report-validator';
+import type { ReportV1 } from './report.types';
+
+type Observed = 'source_workload' | 'source_namespace' | 'method' | 'code' | 'route';
+const OBSERVED: readonly Observed[] = [
+  'source_workload',
+  'source_namespace',
+  'method',
+  'code',
+  'route',
+];
+
+/** The metrics of structured (traffic-mode) reports: what the sidecars observed. */
+@Injectable()
+export class ReportsMetrics {
+  private readonly requests: CappedCounter<Observed>;
+  private readonly bytes: CappedCounter<Observed | 'direction'>;
+  private readonly duration: BucketHistogram<Observed>;
+  private readonly lastSeen: CappedGauge<
+    'reporter_workload' | 'reporter_namespace' | 'reporter_pod'
+  >;
+  private readonly duplicates: Counter;
+
+  constructor(metrics: MetricsService) {
+    this.requests = metrics.counter(
+      'mesha_observed_requests_total',
+      'Requests the reporting sidecars observed, by source workload, method, status class and route',
+      OBSERVED,
+    );
+    this.bytes = metrics.counter(
+      'mesha_observed_bytes_total',
+      'Bytes of the observed requests (direction="in") and responses (direction="out")',
+      ['direction', ...OBSERVED],
+    );
+    this.duration = new BucketHistogram(
+      'mesha_observed_request_duration_seconds',
+      'Duration of the observed requests (stream start to response headers), in seconds',
+      OBSERVED,
+      BUCKET_BOUNDS_MS.map((ms) => ms / 1000),
+    );
+    this.duration.guardedBy(
+      metrics.guard(this.duration.name, OBSERVED, (labels) => this.duration.remove(labels)),
+    );
+    metrics.register(this.duration);
+    this.lastSeen = metrics.gauge(
+      'mesha_reporter_last_seen_timestamp_seconds',
+      'When a report (new or re-sent) last arrived from this sidecar (Unix time, seconds)',
+      ['reporter_workload', 'reporter_namespace', 'reporter_pod'],
+    );
+    this.duplicates = new Counter({
+      name: 'mesha_duplicate_reports_total',
+      help: 'Structured reports received again (same reporter id and seq), acknowledged and not counted',
+      registers: [metrics.registry],
+    });
+  }
+
+  /** The live-reporters gauge reads its value from `liveReporters` at each scrape. */
+  trackReporters(metrics: MetricsService, liveReporters: () => number): void {
+    new Gauge({
+      name: 'mesha_reporters',
+      help: 'Reporters (reporter ids) seen within SERIES_TTL_SECONDS, at most MAX_REPORTERS',
+      registers: [metrics.registry],
+      collect() {
+        this.set(liveReporters());
+      },
+    });
+  }
+
+  seen(report: ReportV1, nowMs: number): void {
+    this.lastSeen.set(
+      {
+        reporter_workload: report.source.workload,
+        reporter_namespace: report.source.namespace,
+        reporter_pod: report.source.pod,
+      },
+      nowMs / 1000,
+    );
+  }
+
+  duplicate(): void {
+    this.duplicates.inc();
+  }
+
+  applied(report: ReportV1): void {
+    for (const count of report.counts) {
+      const labels = {
+        source_workload: report.source.workload,
+        source_namespace: report.source.namespace,
+        method: count.method,
+        code: count.code,
+        route: count.route,
+      };
+      this.requests.inc(labels, count.n);
+      this.duration.add(labels, count.duration_buckets, count.duration_sum_ms / 1000);
+      if (count.bytes_in > 0) this.bytes.inc({ direction: 'in', ...labels }, count.bytes_in);
+      if (count.bytes_out > 0) this.bytes.inc({ direction: 'out', ...labels }, count.bytes_out);
+    }
+  }
+}
