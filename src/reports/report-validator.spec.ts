@@ -56,7 +56,7 @@ describe('checkReport', () => {
     ['negative window', (r) => (r.window.start_ms = -1), '/window/start_ms: must be >= 0'],
     [
       'unknown code class',
-      (r) => ((r.counts[0] as Record<string, unknown>).code = '6xx'),
+      (r) => ((r.counts[0] as unknown as Record<string, unknown>).code = '6xx'),
       '/counts/0/code: must be equal to one of the allowed values: "1xx"',
     ],
     ['n = 0', (r) => (r.counts[0].n = 0), '/counts/0/n: must be >= 1'],
