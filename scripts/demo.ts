@@ -123,8 +123,10 @@ function meshaLine(line: string): string | undefined {
   const msg = typeof entry.msg === 'string' ? entry.msg : '';
   const interesting = /report|listening|reject/i.test(msg);
   if (!interesting) return undefined;
-  const { level: _l, time: _t, pid: _p, hostname: _h, req: _r, res: _s, ...rest } = entry;
-  const text = JSON.stringify(rest);
+  const noise = new Set(['level', 'time', 'pid', 'hostname', 'req', 'res']);
+  const text = JSON.stringify(
+    Object.fromEntries(Object.entries(entry).filter(([k]) => !noise.has(k))),
+  );
   return text.length > 400 ? `${text.slice(0, 400)}...` : text;
 }
 
