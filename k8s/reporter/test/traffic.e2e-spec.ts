@@ -245,6 +245,31 @@ describe('reporter, traffic mode', () => {
     expect(got).toEqual([odd[0], odd[1], odd[2], odd[3].slice(0, 128), 'z'.repeat(127)]);
   });
 
+  it('costs 5 host calls per request (6 when the configured route header is absent), none in heartbeat mode', async () => {
+    const traffic = await hosts.start({
+      pluginConfig: JSON.stringify({ mode: 'traffic', route_header: 'x-track-event' }),
+      concurrency: 1,
+    });
+    const heartbeat = await hosts.start({ pluginConfig: '{}', concurrency: 1 });
+    const callsFor = async (
+      host: ProxyWasmHost,
+      headers: Array<[string, string]>,
+      body?: string,
+    ): Promise<number> => {
+      const before = host.hostCallCount();
+      await host.runStream(
+        { method: 'POST', path: '/a/b', headers, body },
+        { status: 200, body: 'ok' },
+      );
+      return host.hostCallCount() - before;
+    };
+    // :method, route header, clock at request headers; :status, clock at response headers.
+    expect(await callsFor(traffic, [['x-track-event', 'buy']], 'body')).toBe(5);
+    // ... plus :path when the route header is missing.
+    expect(await callsFor(traffic, [])).toBe(6);
+    expect(await callsFor(heartbeat, [['x-track-event', 'buy']], 'body')).toBe(0);
+  });
+
   it('sends nothing on a tick without traffic', async () => {
     const host = await hosts.start({
       pluginConfig: '{"mode":"traffic"}',

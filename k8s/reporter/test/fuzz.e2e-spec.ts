@@ -1,0 +1,121 @@
+import { PluginLoadError } from '../../../wasm-host/src';
+import { parseReport, reporterHosts } from './support';
+
+/** A small deterministic PRNG (mulberry32), so a failure replays exactly. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const VALID = JSON.stringify({
+  cluster: 'outbound|7171||mesha',
+  authority: 'mesha',
+  path: '/wasmCallback',
+  tick_ms: 1000,
+  timeout_ms: 500,
+  message: 'm',
+  headers: { 'x-a': 'b' },
+  mode: 'traffic',
+  route_header: 'x-track-event',
+  max_keys: 16,
+  max_pending: 4,
+});
+const ALPHABET = '{}[]:,"\\/ -+.eE0123456789abcfnrtuxyz\u0000\u0001\n\té漢😀\ud800';
+
+function mutate(text: string, random: () => number): string {
+  const chars = [...text];
+  const edits = 1 + Math.floor(random() * 4);
+  for (let e = 0; e < edits; e++) {
+    const at = Math.floor(random() * (chars.length + 1));
+    const pick = ALPHABET[Math.floor(random() * ALPHABET.length)];
+    const op = random();
+    if (op < 0.4) chars.splice(at, 1);
+    else if (op < 0.8) chars.splice(at, 0, pick);
+    else chars.splice(at, 1, pick);
+  }
+  return chars.join('');
+}
+
+describe('reporter never traps', () => {
+  const hosts = reporterHosts();
+  afterEach(() => hosts.closeAll());
+
+  it('on 400 mutated configurations: each is accepted or refused with a CRITICAL line, never a trap', async () => {
+    const random = prng(0x5eed);
+    let accepted = 0;
+    let refused = 0;
+    for (let i = 0; i < 400; i++) {
+      const pluginConfig = i === 0 ? VALID : mutate(VALID, random);
+      const critical: string[] = [];
+      try {
+        await hosts.start({
+          pluginConfig,
+          concurrency: 1,
+          onLog: (e) => {
+            if (e.level === 5) critical.push(e.message);
+          },
+        });
+        accepted++;
+      } catch (err) {
+        expect(err).toBeInstanceOf(PluginLoadError);
+        const message = (err as Error).message;
+        expect([pluginConfig, message]).toEqual([
+          pluginConfig,
+          expect.stringContaining('proxy_on_configure returned false'),
+        ]);
+        expect([pluginConfig, critical]).toEqual([
+          pluginConfig,
+          [expect.stringContaining('invalid configuration')],
+        ]);
+        refused++;
+      }
+      if (i % 50 === 49) await hosts.closeAll();
+    }
+    expect(accepted).toBeGreaterThan(0);
+    expect(refused).toBeGreaterThan(0);
+  });
+
+  it('on 3000 streams with random methods, paths, route values and statuses: reports still match the schema', async () => {
+    const random = prng(42);
+    const host = await hosts.start({
+      pluginConfig: JSON.stringify({
+        mode: 'traffic',
+        cluster: 'nowhere',
+        route_header: 'x-track-event',
+        max_keys: 50,
+      }),
+      concurrency: 1,
+    });
+    const text = (max: number) => {
+      let s = '';
+      const n = Math.floor(random() * max);
+      for (let i = 0; i < n; i++) s += String.fromCodePoint(Math.floor(random() * 0x2fff));
+      return s;
+    };
+    const methods = ['GET', 'get', 'POST', 'X'.repeat(40), 'M\u00e9THOD', ''];
+    for (let i = 0; i < 3000; i++) {
+      const headers: Array<[string, string]> = random() < 0.5 ? [['x-track-event', text(300)]] : [];
+      await host.runStream(
+        {
+          method: methods[i % methods.length],
+          path: random() < 0.1 ? text(10) : `/${text(200)}`,
+          headers,
+          body: random() < 0.3 ? text(50) : undefined,
+        },
+        { status: Math.floor(random() * 1000), body: text(20) },
+      );
+      if (i % 500 === 499) await host.tick(0);
+    }
+    expect(host.isFailed(0)).toBe(false);
+    expect(host.metrics(0).get('mesha_reporter_requests_observed')).toBe(3000);
+    const bodies = new Set(host.httpCalls.map((c) => c.body.toString('latin1')));
+    expect(bodies.size).toBeGreaterThan(0);
+    for (const body of bodies) parseReport(Buffer.from(body, 'latin1'));
+  });
+});
