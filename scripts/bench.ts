@@ -3,7 +3,8 @@
  * loaded over loopback with identical settings by autocannon running in a separate process.
  * Then: /metrics render time and RSS at 10,000 series, and a soak run (RSS growth, errors).
  *
- * Env: BENCH_CONNECTIONS (50), BENCH_DURATION_SECONDS (10), BENCH_SOAK_SECONDS (60; 0 skips),
+ * Env: BENCH_CONNECTIONS (50), BENCH_DURATION_SECONDS (10), BENCH_ROUNDS (2: mesha and bare
+ * alternate), BENCH_SOAK_SECONDS (60; 0 skips),
  * BENCH_SERIES (10000: label sets of mesha's own metrics during the /metrics measurement).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,6 +16,7 @@ import type { LoadOptions, LoadResult } from './bench/load';
 const ROOT = resolve(__dirname, '..');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const DURATION = Number(process.env.BENCH_DURATION_SECONDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const SOAK = Number(process.env.BENCH_SOAK_SECONDS ?? 60);
 /** Series in the /metrics measurement: each distinct melonMsg makes two (counter + gauge). */
 const SERIES = Number(process.env.BENCH_SERIES ?? 10_000);
@@ -30,7 +32,7 @@ function stopAll(): void {
 }
 process.on('exit', stopAll);
 // Bounded in time whatever happens.
-const budgetMs = (DURATION * 2 + 4 + SOAK + 180) * 1000;
+const budgetMs = (DURATION * 2 * ROUNDS + 4 + SOAK + 180) * 1000;
 setTimeout(() => {
   console.error(`bench: over its ${budgetMs / 1000} s budget, stopping`);
   process.exit(1);
@@ -139,17 +141,27 @@ async function main(): Promise<void> {
   const mesha = await startServer('mesha', ['dist/main.js'], {});
   const bare = await startServer('bare', ['--import', 'tsx', 'scripts/bench/bare-server.ts'], {});
 
-  // Warm both (JIT), then measure each with identical settings.
+  // Warm both (JIT), then measure each with identical settings, alternating the order over
+  // ROUNDS rounds so that a noisy neighbour hurts both alike.
   await load(seedLoad(mesha.url, 2));
   await load(seedLoad(bare.url, 2));
-  const meshaRun = await load(seedLoad(mesha.url, DURATION));
-  const bareRun = await load(seedLoad(bare.url, DURATION));
-  await bare.stop();
+  const runs: Record<'mesha' | 'bare', LoadResult[]> = { mesha: [], bare: [] };
   console.log('\n== throughput and latency ==');
-  console.log(row('mesha', meshaRun));
-  console.log(row('bare', bareRun));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? (['mesha', 'bare'] as const) : (['bare', 'mesha'] as const);
+    for (const name of order) {
+      const result = await load(seedLoad((name === 'mesha' ? mesha : bare).url, DURATION));
+      runs[name].push(result);
+      console.log(row(name, result));
+    }
+  }
+  await bare.stop();
+  const total = (results: LoadResult[]) => results.reduce((sum, r) => sum + r.requests, 0);
+  const median = (values: number[]) =>
+    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   console.log(
-    `ratio mesha/bare: ${fmt(meshaRun.rps / bareRun.rps, 3)}  (goal >= 0.85; p99 goal < 10 ms)`,
+    `ratio mesha/bare (all rounds): ${fmt(total(runs.mesha) / total(runs.bare), 3)} (goal >= 0.85); ` +
+      `mesha p99 median ${fmt(median(runs.mesha.map((r) => r.p99)))} ms (goal < 10 ms)`,
   );
 
   // Soak on the warmed mesha: errors, and RSS sampled every second. The first 20 % of the run
