@@ -8,6 +8,7 @@ import { JsonErrorsFilter } from './common/json-errors.filter';
 import { loggerParams } from './common/logger.options';
 import { AppConfigModule } from './config/config.module';
 import type { AppConfig } from './config/config.schema';
+import { FilterModule } from './filter/filter.module';
 import { HealthModule } from './health/health.module';
 import { IngestModule } from './ingest/ingest.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -28,6 +29,7 @@ export class AppModule {
         MetricsModule,
         HealthModule,
         IngestModule,
+        FilterModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: JsonErrorsFilter }],
     };

@@ -49,6 +49,14 @@ export const configSchema = z.object({
   SHUTDOWN_DELAY_MS: int(0, 600_000).default(0),
   /** Upper bound on the whole shutdown; past it the process exits 1 even if requests are still open. */
   SHUTDOWN_GRACE_MS: int(100, 600_000).default(10_000),
+  /** The reporter build served at FILTER_ROUTE, relative to the working directory (/app in the image). */
+  FILTER_WASM_PATH: z.string().min(1).max(4096).default('k8s/reporter/build/filter.wasm'),
+  /** Where filter.wasm (and filter.wasm.sha256) are served; `off` serves neither. */
+  FILTER_ROUTE: z
+    .string()
+    .regex(/^(off|(\/[A-Za-z0-9._-]+)+)$/, 'must be off or a path like /filter.wasm')
+    .max(256)
+    .default('/filter.wasm'),
 });
 
 export type AppConfig = z.infer<typeof configSchema>;
