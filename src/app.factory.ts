@@ -27,6 +27,8 @@ export async function createApp(
     bodyLimit: config.BODY_LIMIT_BYTES,
     // While closing, requests arriving on kept-alive connections get a 503 and `Connection: close`.
     return503OnClosing: true,
+    // Bounds how long one request (headers and body) may take, against slow-sending clients.
+    requestTimeout: 30_000,
     // Checked by requireHostHeader() instead, so that the refusal is a JSON error like any other.
     http: { requireHostHeader: false },
   });
