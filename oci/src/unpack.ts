@@ -76,7 +76,7 @@ export function locateWasm(manifest: ImageManifest): WasmSource {
   }
   const content = manifest.layers.find((l) => l.mediaType === MediaType.wasmContentLayer);
   if (content && manifest.layers.length <= 2) {
-    const runtimeConfig = [manifest.config, ...manifest.layers].find(
+    const runtimeConfig = [...manifest.layers, manifest.config].find(
       (l) => l.mediaType === MediaType.wasmConfig,
     );
     return { layout: 'wasm-artifact', layer: content, runtimeConfig };

@@ -152,6 +152,25 @@ describe('mesha-wasm against a real docker-registry', () => {
     ]);
   });
 
+  it('replaces an image in the store when its tag moves, keeping one entry and no temporary folders', async () => {
+    const ref = `${registry.host}/mesha/moving:latest`;
+    const store = join(work, 'store-moving');
+    const next = Buffer.concat([wasm, Buffer.from([0x00, 0x04, 0x6e, 0x65, 0x78, 0x74])]);
+    writeFileSync(join(work, 'next.wasm'), next);
+    expect((await cli(['push', ref, '--file', wasmFile, '--insecure'])).code).toBe(0);
+    expect((await cli(['pull', ref, '--insecure', '--store', store])).code).toBe(0);
+    expect((await cli(['push', ref, '--file', join(work, 'next.wasm'), '--insecure'])).code).toBe(
+      0,
+    );
+    expect((await cli(['pull', ref, '--insecure', '--store', store])).code).toBe(0);
+    expect(readFileSync(join(imageDir(store, ref), 'filter.wasm')).equals(next)).toBe(true);
+    expect(readdirSync(store)).toEqual([imageDir(store, ref).split('/').pop()]);
+    const listed = JSON.parse(
+      (await cli(['list', '--store', store, '--json'])).stdout,
+    ) as unknown[];
+    expect(listed).toEqual([expect.objectContaining({ ref, size: next.length })]);
+  });
+
   it('fails with a digest mismatch when the registry serves tampered bytes, leaving the store as it was', async () => {
     const ref = `${registry.host}/mesha/tamper:1`;
     const store = join(work, 'store-tamper');
