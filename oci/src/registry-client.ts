@@ -192,9 +192,10 @@ export class RegistryClient {
 
   private async checkForbidden(res: Response): Promise<Response> {
     if (res.status !== 403) return res;
+    const detail = await errorDetail(res);
     throw new OciError(
       'auth',
-      (await this.unexpected(res, 'access')).message.replace(/^.*?: /, 'forbidden: '),
+      `${this.base} refused access to ${this.ref.repository} (HTTP 403)${detail ? `: ${detail}` : ''}`,
     );
   }
 
@@ -248,22 +249,25 @@ export class RegistryClient {
   }
 
   private async unexpected(res: Response, doing: string): Promise<OciError> {
-    const text = await res.text().catch(() => '');
-    let detail = '';
-    try {
-      const parsed = JSON.parse(text) as { errors?: Array<{ code?: unknown; message?: unknown }> };
-      detail = (parsed.errors ?? [])
-        .map((e) => `${String(e.code)}: ${String(e.message)}`)
-        .join('; ');
-    } catch {
-      detail = text;
-    }
-    detail = detail.slice(0, MAX_ERROR_BODY).trim();
+    const detail = await errorDetail(res);
     return new OciError(
       'registry',
       `${doing}: ${this.base} answered HTTP ${res.status}${detail ? ` (${detail})` : ''}`,
     );
   }
+}
+
+/** The distribution API's error list (`{"errors":[{code,message}]}`) or the body's text, cut short. */
+async function errorDetail(res: Response): Promise<string> {
+  const text = await res.text().catch(() => '');
+  let detail: string;
+  try {
+    const parsed = JSON.parse(text) as { errors?: Array<{ code?: unknown; message?: unknown }> };
+    detail = (parsed.errors ?? []).map((e) => `${String(e.code)}: ${String(e.message)}`).join('; ');
+  } catch {
+    detail = text;
+  }
+  return detail.slice(0, MAX_ERROR_BODY).trim();
 }
 
 /** Reads a response body, failing once it passes `limit` bytes. */
