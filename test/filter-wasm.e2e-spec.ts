@@ -123,6 +123,12 @@ describe('mesha without a reporter build, or with the route moved or off', () =>
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("refuses a FILTER_ROUTE that collides with one of mesha's own routes, saying so", async () => {
+    await expect(startInProcessMesha({ FILTER_ROUTE: '/metrics' })).rejects.toThrow(
+      /FILTER_ROUTE \/metrics cannot be served/,
+    );
+  });
+
   it('refuses a FILTER_ROUTE that is not a path, naming the variable', () => {
     for (const bad of ['filter.wasm', '/a b', '/../x?y', '/x/']) {
       expect(() => parseConfig({ FILTER_ROUTE: bad })).toThrow(ConfigError);

@@ -40,8 +40,12 @@ export class FilterModule implements OnModuleInit {
     }
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     // GET routes answer HEAD too (Fastify's exposeHeadRoutes): same headers, no body.
-    fastify.get(route, (request, reply) => this.sendWasm(artifact, request, reply));
-    fastify.get(`${route}.sha256`, (_request, reply) => this.sendSha(artifact, reply));
+    try {
+      fastify.get(route, (request, reply) => this.sendWasm(artifact, request, reply));
+      fastify.get(`${route}.sha256`, (_request, reply) => this.sendSha(artifact, reply));
+    } catch (err) {
+      throw new Error(`FILTER_ROUTE ${route} cannot be served: ${(err as Error).message}`);
+    }
   }
 
   private sendWasm(
