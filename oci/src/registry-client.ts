@@ -241,7 +241,8 @@ export class RegistryClient {
     } catch (err) {
       const cause = networkCause(err);
       const hint =
-        !this.options.insecure && /EPROTO|wrong version number|ECONNRESET/i.test(cause)
+        !this.options.insecure &&
+        /EPROTO|SSL|TLS|wrong version number|packet length|ECONNRESET/i.test(cause)
           ? ' (if this registry speaks plain HTTP, pass --insecure)'
           : '';
       throw new OciError('unreachable', `cannot reach registry ${this.base}: ${cause}${hint}`);
