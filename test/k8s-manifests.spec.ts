@@ -292,6 +292,7 @@ describe('k8s manifests (kubectl kustomize k8s/overlays/*)', () => {
       sha256: built.sha256,
       phase: 'STATS',
       failStrategy: 'FAIL_OPEN',
+      match: [{ mode: 'SERVER' }],
       selector: { matchLabels: expect.any(Object) },
     });
     expect(spec.pluginConfig).toMatchObject({ mode: 'traffic', cluster, authority: host });
