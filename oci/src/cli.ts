@@ -17,7 +17,8 @@ Commands:
 Options:
   --insecure            speak plain HTTP to the registry (default: HTTPS only)
   --username NAME       registry user (or MESHA_REGISTRY_USERNAME)
-  --password SECRET     registry password or token (or MESHA_REGISTRY_PASSWORD)
+  --password SECRET     registry password or token (or MESHA_REGISTRY_PASSWORD; a flag shows in ps)
+  --password-stdin      read the password from standard input instead
   --store DIR           local store (or MESHA_STORE; default ~/.mesha/store)
   --json                machine-readable output
   -h, --help            this text
@@ -31,6 +32,23 @@ export interface CliIo {
   stdout: (line: string) => void;
   stderr: (line: string) => void;
   env: NodeJS.ProcessEnv;
+  /** All of standard input, for --password-stdin. */
+  readStdin?: () => Promise<string>;
+}
+
+const MAX_STDIN_PASSWORD = 64 * 1024;
+
+/** Reads the whole of process.stdin, bounded. */
+export async function readProcessStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of process.stdin) {
+    total += (chunk as Buffer).length;
+    if (total > MAX_STDIN_PASSWORD)
+      throw new OciError('usage', 'the password on stdin is too long');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function credentialsFrom(values: { username?: string; password?: string }, env: NodeJS.ProcessEnv) {
@@ -76,6 +94,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         insecure: { type: 'boolean', default: false },
         username: { type: 'string' },
         password: { type: 'string' },
+        'password-stdin': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -86,6 +105,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return command === undefined && !values.help ? 2 : 0;
     }
     const storeDir = values.store ?? defaultStoreDir(io.env);
+    if (values['password-stdin']) {
+      if (values.password !== undefined) {
+        throw new OciError('usage', 'give --password or --password-stdin, not both');
+      }
+      // Like `docker login --password-stdin`: one trailing newline is not part of the password.
+      values.password = (await (io.readStdin ?? readProcessStdin)()).replace(/\r?\n$/, '');
+    }
     const remote = (): RemoteOptions => ({
       insecure: values.insecure,
       credentials: credentialsFrom(values, io.env),
@@ -155,6 +181,7 @@ if (require.main === module) {
     stdout: (line) => console.log(line),
     stderr: (line) => console.error(line),
     env: process.env,
+    readStdin: readProcessStdin,
   }).then((code) => {
     process.exitCode = code;
   });

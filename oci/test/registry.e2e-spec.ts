@@ -298,6 +298,22 @@ describe.each([
     expect(JSON.parse(inspect)).toMatchObject({ Name: `${registry.host}/mesha/reporter` });
   });
 
+  it('takes the password from stdin with --password-stdin', async () => {
+    const ref = `${registry.host}/mesha/reporter:stdin`;
+    const args = [
+      'push',
+      ref,
+      '--file',
+      wasmFile,
+      '--insecure',
+      '--username',
+      creds.username,
+      '--password-stdin',
+    ];
+    expect(await cli(args, {}, `${creds.password}\n`)).toMatchObject({ code: 0, stderr: '' });
+    expect((await cli(args, {}, 'not-it\n')).code).toBe(4);
+  });
+
   it('fails clearly without credentials or with wrong ones, never echoing the password', async () => {
     const ref = `${registry.host}/mesha/reporter:denied`;
     const store = join(work, 'store-denied');

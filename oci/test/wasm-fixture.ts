@@ -29,13 +29,18 @@ export interface CliRun {
 }
 
 /** Runs the CLI in this process (the launcher itself is tested separately, once, as a real process). */
-export async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+export async function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  stdin = '',
+): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await runCli(args, {
     stdout: (l) => out.push(l),
     stderr: (l) => err.push(l),
     env: { HOME: '/nonexistent-home', ...env },
+    readStdin: () => Promise.resolve(stdin),
   });
   return { code, stdout: out.join('\n'), stderr: err.join('\n') };
 }
