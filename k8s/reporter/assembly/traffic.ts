@@ -55,6 +55,8 @@ export class Aggregate {
   private order: RouteCells[] = [];
   private overflow: RouteCells | null = null;
   private cellCount: i32 = 0;
+  /** Reused for every report body: its buffer grows to the largest body once instead of per report. */
+  private writer: Writer = new Writer(1024);
 
   constructor(public maxKeys: i32) {}
 
@@ -106,16 +108,18 @@ export class Aggregate {
     const ov = this.overflow;
     if (ov !== null) routes.push(ov);
     const bodies = new Array<ArrayBuffer>();
-    let w: Writer | null = null;
+    const w = this.writer;
+    let open = false;
     let inBody = 0;
     for (let r = 0; r < routes.length; r++) {
       const rc = routes[r];
       for (let i = 0; i < CELLS; i++) {
         const cell = unchecked(rc.cells[i]);
         if (cell === null) continue;
-        if (w === null || inBody == MAX_COUNTS_PER_REPORT) {
-          if (w !== null) bodies.push(w.ascii(']}').toBuffer());
-          w = head.open(firstSeq + <u64>bodies.length);
+        if (!open || inBody == MAX_COUNTS_PER_REPORT) {
+          if (open) bodies.push(w.ascii(']}').take());
+          head.open(w, firstSeq + <u64>bodies.length);
+          open = true;
           inBody = 0;
         }
         if (inBody > 0) w.byte(0x2c);
@@ -123,7 +127,7 @@ export class Aggregate {
         inBody++;
       }
     }
-    if (w !== null) bodies.push(w.ascii(']}').toBuffer());
+    if (open) bodies.push(w.ascii(']}').take());
     return bodies;
   }
 }
@@ -153,15 +157,13 @@ export class ReportHead {
     public endMs: u64,
   ) {}
 
-  open(seq: u64): Writer {
-    const w = new Writer(512);
+  open(w: Writer, seq: u64): void {
     w.ascii('{"v":1,"reporter":{"id":"').ascii(this.reporterId).ascii('","seq":').u64(seq);
     w.ascii('},"source":{"workload":').jsonString(this.source[0]);
     w.ascii(',"namespace":').jsonString(this.source[1]);
     w.ascii(',"pod":').jsonString(this.source[2]);
     w.ascii('},"window":{"start_ms":').u64(this.startMs).ascii(',"end_ms":').u64(this.endMs);
     w.ascii('},"buckets_ms":').ascii(BOUNDS_JSON).ascii(',"counts":[');
-    return w;
   }
 }
 

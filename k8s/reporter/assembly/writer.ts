@@ -68,7 +68,10 @@ export class Writer {
     return this.byte(0x30 + frac / 100).byte(0x30 + (frac / 10) % 10).byte(0x30 + frac % 10);
   }
 
-  toBuffer(): ArrayBuffer {
-    return this.buf.slice(0, this.len);
+  /** A copy of what was written; the writer is then empty again and keeps its capacity for the next body. */
+  take(): ArrayBuffer {
+    const out = this.buf.slice(0, this.len);
+    this.len = 0;
+    return out;
   }
 }
