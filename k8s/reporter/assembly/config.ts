@@ -46,7 +46,8 @@ export class ConfigReader {
   }
 
   private syntax(what: string): bool {
-    if (this.error.length == 0) this.error = 'not valid JSON: ' + what + ' at offset ' + this.at.toString();
+    if (this.error.length == 0)
+      this.error = 'not valid JSON: ' + what + ' at offset ' + this.at.toString();
     return false;
   }
 
@@ -94,7 +95,14 @@ export class ConfigReader {
 
   private setting(key: string): bool {
     const cfg = this.config;
-    if (key == 'cluster' || key == 'authority' || key == 'path' || key == 'message' || key == 'route_header' || key == 'mode') {
+    if (
+      key == 'cluster' ||
+      key == 'authority' ||
+      key == 'path' ||
+      key == 'message' ||
+      key == 'route_header' ||
+      key == 'mode'
+    ) {
       const s = this.stringValue(key);
       if (s === null) return false;
       if (key == 'message') {
@@ -138,7 +146,8 @@ export class ConfigReader {
   private extraHeader(name: string, count: i32): bool {
     const key = 'headers.' + name;
     if (count > MAX_EXTRA_HEADERS) return this.field('headers', 'has more than 32 entries');
-    if (name.length == 0 || name.length > 256 || badChars(name, true)) return this.field(key, 'is not a valid header name');
+    if (name.length == 0 || name.length > 256 || badChars(name, true))
+      return this.field(key, 'is not a valid header name');
     const value = this.stringValue(key);
     if (value === null) return false;
     this.config.headers.push(name);
@@ -189,12 +198,18 @@ export class ConfigReader {
       this.at++;
       digits = 1;
     } else {
-      for (; c >= 0x30 && c <= 0x39; c = this.text.charCodeAt(++this.at), digits++) value = value * 10 + <f64>(c - 0x30);
+      for (; c >= 0x30 && c <= 0x39; c = this.text.charCodeAt(++this.at), digits++)
+        value = value * 10 + <f64>(c - 0x30);
     }
     if (digits > 0 && this.peek() == 0x2e) {
       this.at++;
       digits = 0;
-      for (c = this.peek(); c >= 0x30 && c <= 0x39; c = this.text.charCodeAt(++this.at), digits++, scale--) value = value * 10 + <f64>(c - 0x30);
+      for (
+        c = this.peek();
+        c >= 0x30 && c <= 0x39;
+        c = this.text.charCodeAt(++this.at), digits++, scale--
+      )
+        value = value * 10 + <f64>(c - 0x30);
     }
     c = this.peek();
     if (digits > 0 && (c == 0x65 || c == 0x45)) {
@@ -202,7 +217,8 @@ export class ConfigReader {
       const minus = c == 0x2d;
       if (minus || c == 0x2b) c = this.text.charCodeAt(++this.at);
       let exp = 0;
-      for (digits = 0; c >= 0x30 && c <= 0x39; c = this.text.charCodeAt(++this.at), digits++) exp = min(exp * 10 + (c - 0x30), 1000);
+      for (digits = 0; c >= 0x30 && c <= 0x39; c = this.text.charCodeAt(++this.at), digits++)
+        exp = min(exp * 10 + (c - 0x30), 1000);
       scale += minus ? -exp : exp;
     }
     if (digits == 0) {

@@ -2,6 +2,20 @@
 // Values the host returns are written into guest memory it obtained through our `malloc`
 // export; every wrapper here copies what it needs and frees that block at once.
 
+import {
+  proxy_define_metric,
+  proxy_get_buffer_bytes,
+  proxy_get_current_time_nanoseconds,
+  proxy_get_header_map_value,
+  proxy_get_property,
+  proxy_http_call,
+  proxy_increment_metric,
+  proxy_log,
+  proxy_record_metric,
+  proxy_set_tick_period_milliseconds,
+} from './env';
+import { random_get } from './wasi_snapshot_preview1';
+
 export const enum Status {
   Ok = 0,
   NotFound = 1,
@@ -34,46 +48,6 @@ export const enum MetricType {
   Gauge = 1,
 }
 
-// @ts-ignore: decorator
-@external("env", "proxy_log")
-declare function proxy_log(level: i32, ptr: usize, size: usize): u32;
-// @ts-ignore: decorator
-@external("env", "proxy_get_buffer_bytes")
-declare function proxy_get_buffer_bytes(kind: i32, start: u32, max: u32, outPtr: usize, outSize: usize): u32;
-// @ts-ignore: decorator
-@external("env", "proxy_get_header_map_value")
-declare function proxy_get_header_map_value(kind: i32, keyPtr: usize, keySize: usize, outPtr: usize, outSize: usize): u32;
-// @ts-ignore: decorator
-@external("env", "proxy_get_property")
-declare function proxy_get_property(pathPtr: usize, pathSize: usize, outPtr: usize, outSize: usize): u32;
-// @ts-ignore: decorator
-@external("env", "proxy_get_current_time_nanoseconds")
-declare function proxy_get_current_time_nanoseconds(out: usize): u32;
-// @ts-ignore: decorator
-@external("env", "proxy_set_tick_period_milliseconds")
-declare function proxy_set_tick_period_milliseconds(ms: u32): u32;
-// @ts-ignore: decorator
-@external("env", "proxy_http_call")
-declare function proxy_http_call(
-  clusterPtr: usize, clusterSize: usize,
-  headersPtr: usize, headersSize: usize,
-  bodyPtr: usize, bodySize: usize,
-  trailersPtr: usize, trailersSize: usize,
-  timeoutMs: u32, outToken: usize,
-): u32;
-// @ts-ignore: decorator
-@external("env", "proxy_define_metric")
-declare function proxy_define_metric(kind: i32, namePtr: usize, nameSize: usize, outId: usize): u32;
-// @ts-ignore: decorator
-@external("env", "proxy_increment_metric")
-declare function proxy_increment_metric(id: u32, offset: i64): u32;
-// @ts-ignore: decorator
-@external("env", "proxy_record_metric")
-declare function proxy_record_metric(id: u32, value: u64): u32;
-// @ts-ignore: decorator
-@external("wasi_snapshot_preview1", "random_get")
-declare function random_get(buf: usize, size: usize): u16;
-
 /** Two out-parameter slots (pointer, size) shared by every wrapper; calls never nest. */
 const OUT: usize = memory.data(16);
 
@@ -87,7 +61,10 @@ export function hostAlloc(size: usize): usize {
 
 /** A byte string returned by the host, copied out of its block. */
 class Bytes {
-  constructor(public ptr: usize, public size: usize) {}
+  constructor(
+    public ptr: usize,
+    public size: usize,
+  ) {}
 }
 
 function takeOut(status: u32): Bytes | null {
@@ -125,7 +102,10 @@ export function getBufferString(kind: BufferType, size: u32): string | null {
 
 /** A header value as raw bytes in a host block: the caller must `release` it. */
 export class HeaderValue {
-  constructor(public ptr: usize, public size: usize) {}
+  constructor(
+    public ptr: usize,
+    public size: usize,
+  ) {}
   byteAt(i: usize): u8 {
     return load<u8>(this.ptr + i);
   }
@@ -142,7 +122,13 @@ export class HeaderValue {
 /** The header's value, or null when absent. `key` must be UTF-8 bytes. */
 export function getHeader(kind: MapType, key: ArrayBuffer): HeaderValue | null {
   clearOut();
-  const status = proxy_get_header_map_value(kind, changetype<usize>(key), key.byteLength, OUT, OUT + 4);
+  const status = proxy_get_header_map_value(
+    kind,
+    changetype<usize>(key),
+    key.byteLength,
+    OUT,
+    OUT + 4,
+  );
   const out = takeOut(status);
   if (out === null) return null;
   return new HeaderValue(out.ptr, out.size);
@@ -175,17 +161,30 @@ export function setTickPeriod(ms: u32): u32 {
 
 /** Result of a dispatch: the host status and, when OK, the call's token. */
 export class CallResult {
-  constructor(public status: u32, public token: u32) {}
+  constructor(
+    public status: u32,
+    public token: u32,
+  ) {}
 }
 
-export function httpCall(cluster: ArrayBuffer, headers: ArrayBuffer, body: ArrayBuffer, timeoutMs: u32): CallResult {
+export function httpCall(
+  cluster: ArrayBuffer,
+  headers: ArrayBuffer,
+  body: ArrayBuffer,
+  timeoutMs: u32,
+): CallResult {
   store<u32>(OUT, 0);
   const status = proxy_http_call(
-    changetype<usize>(cluster), cluster.byteLength,
-    changetype<usize>(headers), headers.byteLength,
-    changetype<usize>(body), body.byteLength,
-    0, 0,
-    timeoutMs, OUT,
+    changetype<usize>(cluster),
+    cluster.byteLength,
+    changetype<usize>(headers),
+    headers.byteLength,
+    changetype<usize>(body),
+    body.byteLength,
+    0,
+    0,
+    timeoutMs,
+    OUT,
   );
   return new CallResult(status, load<u32>(OUT));
 }

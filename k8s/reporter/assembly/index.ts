@@ -67,7 +67,13 @@ export function proxy_on_tick(rootId: u32): void {
   if (i >= 0) roots[i].tick();
 }
 
-export function proxy_on_http_call_response(rootId: u32, token: u32, headers: u32, _bodySize: u32, _trailers: u32): void {
+export function proxy_on_http_call_response(
+  rootId: u32,
+  token: u32,
+  headers: u32,
+  _bodySize: u32,
+  _trailers: u32,
+): void {
   const i = rootIndex(rootId);
   if (i >= 0) roots[i].onHttpCallResponse(token, headers);
 }

@@ -3,9 +3,23 @@
 
 import { Config, ConfigReader, Mode } from './config';
 import {
-  BufferType, LogLevel, MapType, MetricType, Status,
-  defineMetric, encodeHeaderMap, getBufferString, getHeader, getPropertyString, httpCall,
-  incrementMetric, log, nowNanos, random64, recordMetric, setTickPeriod,
+  BufferType,
+  LogLevel,
+  MapType,
+  MetricType,
+  Status,
+  defineMetric,
+  encodeHeaderMap,
+  getBufferString,
+  getHeader,
+  getPropertyString,
+  httpCall,
+  incrementMetric,
+  log,
+  nowNanos,
+  random64,
+  recordMetric,
+  setTickPeriod,
 } from './host';
 import { Aggregate, Observation, ReportHead, sourceName } from './traffic';
 
@@ -14,7 +28,7 @@ const STATUS_KEY = String.UTF8.encode(':status');
 
 function hex16(x: u64): string {
   let s = '';
-  for (let shift: u64 = 64; shift > 0; ) {
+  for (let shift: u64 = 64; shift > 0;) {
     shift -= 4;
     const d = <i32>((x >> shift) & 15);
     s += String.fromCharCode(d < 10 ? 0x30 + d : 0x57 + d);
@@ -97,7 +111,10 @@ export class Reporter {
     if (!this.configured) {
       this.reporterId = hex16(random64());
       for (let i = 0; i < 5; i++) {
-        this.metrics[i] = defineMetric(i == PENDING ? MetricType.Gauge : MetricType.Counter, METRIC_NAMES[i]);
+        this.metrics[i] = defineMetric(
+          i == PENDING ? MetricType.Gauge : MetricType.Counter,
+          METRIC_NAMES[i],
+        );
       }
     }
     this.cluster = String.UTF8.encode(config.cluster);
@@ -121,10 +138,34 @@ export class Reporter {
 
   private encodeHeaders(config: Config): ArrayBuffer {
     // Heartbeat: the seed's headers in the seed's order. Traffic: a JSON report tagged with our id.
-    const h: string[] = config.mode == Mode.Heartbeat
-      ? [':method', 'POST', ':authority', config.authority, 'melonMsg', config.message, ':path', config.path, 'accept', '*/*']
-      : [':method', 'POST', ':path', config.path, ':authority', config.authority, 'content-type', 'application/json',
-        'melonMsg', config.message, 'x-mesha-reporter', this.reporterId];
+    const h: string[] =
+      config.mode == Mode.Heartbeat
+        ? [
+            ':method',
+            'POST',
+            ':authority',
+            config.authority,
+            'melonMsg',
+            config.message,
+            ':path',
+            config.path,
+            'accept',
+            '*/*',
+          ]
+        : [
+            ':method',
+            'POST',
+            ':path',
+            config.path,
+            ':authority',
+            config.authority,
+            'content-type',
+            'application/json',
+            'melonMsg',
+            config.message,
+            'x-mesha-reporter',
+            this.reporterId,
+          ];
     return encodeHeaderMap(h.concat(config.headers));
   }
 
@@ -144,7 +185,8 @@ export class Reporter {
     if (this.config.mode == Mode.Heartbeat) {
       log(LogLevel.Info, 'OnTick method is called before dispatchHttpCall ');
       const status = this.dispatch(HEARTBEAT_BODY, null);
-      if (status != Status.Ok) log(LogLevel.Critical, 'dispatch httpcall failed: ' + statusError(status));
+      if (status != Status.Ok)
+        log(LogLevel.Critical, 'dispatch httpcall failed: ' + statusError(status));
       log(LogLevel.Info, 'OnTick method is called after dispatchHttpCall ');
       return;
     }
@@ -168,7 +210,10 @@ export class Reporter {
       }
       if (dropped > 0) {
         this.count(DROPPED, dropped);
-        log(LogLevel.Warn, 'mesha reporter: dropped ' + dropped.toString() + ' report(s) past max_pending');
+        log(
+          LogLevel.Warn,
+          'mesha reporter: dropped ' + dropped.toString() + ' report(s) past max_pending',
+        );
       }
     }
     // (Re-)send what is not awaiting an answer. An answer always comes (reply, timeout or
@@ -187,7 +232,12 @@ export class Reporter {
 
   /** One proxy_http_call; a refused dispatch counts as failed. */
   private dispatch(body: ArrayBuffer, p: Pending | null): u32 {
-    const r = httpCall(changetype<ArrayBuffer>(this.cluster), changetype<ArrayBuffer>(this.headers), body, this.config.timeoutMs);
+    const r = httpCall(
+      changetype<ArrayBuffer>(this.cluster),
+      changetype<ArrayBuffer>(this.headers),
+      body,
+      this.config.timeoutMs,
+    );
     if (r.status != Status.Ok) this.count(FAILED, 1);
     if (p !== null) {
       p.inFlight = r.status == Status.Ok;
@@ -198,7 +248,8 @@ export class Reporter {
 
   private failed(why: string): void {
     // Logged once per outage, not once per attempt.
-    if (this.delivering) log(LogLevel.Warn, 'mesha reporter: reports not delivered (' + why + '), will retry');
+    if (this.delivering)
+      log(LogLevel.Warn, 'mesha reporter: reports not delivered (' + why + '), will retry');
     this.delivering = false;
   }
 
@@ -211,7 +262,8 @@ export class Reporter {
       return;
     }
     let i = 0;
-    while (i < this.pending.length && !(this.pending[i].inFlight && this.pending[i].token == token)) i++;
+    while (i < this.pending.length && !(this.pending[i].inFlight && this.pending[i].token == token))
+      i++;
     if (i == this.pending.length) return; // dropped meanwhile
     if (ok) {
       this.pending.splice(i, 1);

@@ -8,7 +8,18 @@ const BOUNDS_MS: StaticArray<u64> = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5
 const BUCKETS = 12;
 const BOUNDS_JSON = '[5,10,25,50,100,250,500,1000,2500,5000,10000]';
 
-export const METHODS: StaticArray<string> = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'OTHER'];
+export const METHODS: StaticArray<string> = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+  'OTHER',
+];
 export const METHOD_OTHER: u8 = 9;
 const CODES: StaticArray<string> = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'];
 const CODE_CLASSES = 6;

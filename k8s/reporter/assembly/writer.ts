@@ -65,7 +65,9 @@ export class Writer {
     const micros = ns / 1000;
     this.u64(micros / 1000).byte(0x2e);
     const frac = <i32>(micros % 1000);
-    return this.byte(0x30 + frac / 100).byte(0x30 + (frac / 10) % 10).byte(0x30 + frac % 10);
+    return this.byte(0x30 + frac / 100)
+      .byte(0x30 + ((frac / 10) % 10))
+      .byte(0x30 + (frac % 10));
   }
 
   /** A copy of what was written; the writer is then empty again and keeps its capacity for the next body. */
