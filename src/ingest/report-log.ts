@@ -46,8 +46,10 @@ export class ReportLog {
   textReport(report: TextReport): void {
     const text = report.body.toString('utf8');
     const truncated = text.length > this.bodyMaxChars;
-    this.logger.info(
+    // PinoLogger.logger is the pino instance: one object per line, no copy to add the context.
+    this.logger.logger.info(
       {
+        context: 'ReportLog',
         event: 'report',
         receivedAt: new Date(report.receivedAtMs).toISOString(),
         date: seedTime(report.receivedAtMs),
@@ -64,8 +66,9 @@ export class ReportLog {
 
   /** Structured reports are summarised, not dumped: who sent it, which seq, how much, re-sent or not. */
   structuredReport(report: TextReport, summary: ReportSummary): void {
-    this.logger.info(
+    this.logger.logger.info(
       {
+        context: 'ReportLog',
         event: 'report',
         receivedAt: new Date(report.receivedAtMs).toISOString(),
         date: seedTime(report.receivedAtMs),

@@ -49,14 +49,14 @@ export class SeriesGuard<L extends string> {
   /** Returns the labels this update must be recorded under. */
   admit(raw: Labels<L>): Labels<L> {
     const now = this.clock.now();
-    const labels = this.cut(raw);
-    const key = this.keyOf(labels);
+    const key = this.keyOf(raw);
     const known = this.tracked.get(key);
     if (known) {
-      known.lastUpdateMs = now;
+      known.lastUpdateMs = now; // the hot path: no allocation for a known series
       return known.labels;
     }
     if (this.tracked.size < this.limits.maxSeries) {
+      const labels = this.cut(raw);
       this.tracked.set(key, { labels, lastUpdateMs: now });
       return labels;
     }
@@ -91,18 +91,21 @@ export class SeriesGuard<L extends string> {
     return this.tracked.size + (this.overflow ? 1 : 0);
   }
 
+  private valueOf(raw: Labels<L>, name: L): string {
+    return cutLabelValue(String(raw[name] ?? ''), this.limits.maxValueChars);
+  }
+
   private cut(raw: Labels<L>): Labels<L> {
     const labels = Object.create(null) as Labels<L>;
-    for (const name of this.labelNames) {
-      labels[name] = cutLabelValue(String(raw[name] ?? ''), this.limits.maxValueChars);
-    }
+    for (const name of this.labelNames) labels[name] = this.valueOf(raw, name);
     return labels;
   }
 
-  private keyOf(labels: Labels<L>): string {
+  /** Identifies the series `raw` lands in (values cut first, so cut-equal values share it). */
+  private keyOf(raw: Labels<L>): string {
     return this.labelNames.length === 1
-      ? labels[this.labelNames[0]]
-      : JSON.stringify(this.labelNames.map((name) => labels[name]));
+      ? this.valueOf(raw, this.labelNames[0])
+      : JSON.stringify(this.labelNames.map((name) => this.valueOf(raw, name)));
   }
 
   private overflowLabels(): Labels<L> {
