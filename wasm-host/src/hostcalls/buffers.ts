@@ -44,7 +44,8 @@ export function bufferCalls(vm: Vm): HostFunctions {
       if (!buffer) return Status.NOT_FOUND;
       if (from > buffer.bytes.length) return Status.BAD_ARGUMENT;
       const slice = buffer.bytes.subarray(from, Math.min(buffer.bytes.length, from + max));
-      vm.memory.writeOut(slice, u32(ptrPtr), u32(sizePtr));
+      // Like cpp-host: nothing to copy means OK without touching the out-params (some SDKs pass junk there).
+      if (slice.length > 0) vm.memory.writeOut(slice, u32(ptrPtr), u32(sizePtr));
       return Status.OK;
     },
     proxy_get_buffer_status(type, lengthPtr, flagsPtr) {
