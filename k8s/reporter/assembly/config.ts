@@ -26,6 +26,15 @@ export class Config {
 const MAX_CONFIG_CHARS = 65536;
 const MAX_STRING_CHARS = 4096;
 const MAX_EXTRA_HEADERS = 32;
+/** Headers the plugin sets itself (or the proxy derives): an extra one would duplicate or contradict them. */
+const RESERVED_HEADERS: string[] = [
+  'accept',
+  'content-type',
+  'content-length',
+  'host',
+  'melonmsg',
+  'x-mesha-reporter',
+];
 
 /** Reads one configuration; `error` is '' when it was accepted. */
 export class ConfigReader {
@@ -148,6 +157,7 @@ export class ConfigReader {
     if (count > MAX_EXTRA_HEADERS) return this.field('headers', 'has more than 32 entries');
     if (name.length == 0 || name.length > 256 || badChars(name, true))
       return this.field(key, 'is not a valid header name');
+    if (RESERVED_HEADERS.includes(asciiLower(name))) return this.field(key, 'is set by the plugin');
     const value = this.stringValue(key);
     if (value === null) return false;
     this.config.headers.push(name);

@@ -166,6 +166,11 @@ describe('reporter configuration errors', () => {
       { headers: { ':path': '/x' } },
       "field 'headers.:path' is not a valid header name",
     ],
+    [
+      'headers: one the plugin sets',
+      { headers: { MelonMsg: 'x' } },
+      "field 'headers.MelonMsg' is set by the plugin",
+    ],
     ['mode: unknown', { mode: 'metrics' }, 'field \'mode\' must be "heartbeat" or "traffic"'],
     ['mode: object', { mode: {} }, "field 'mode' must be a string"],
     ['route_header: number', { route_header: 1 }, "field 'route_header' must be a string"],
