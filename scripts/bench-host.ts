@@ -1,0 +1,308 @@
+/**
+ * npm run bench:host — the proxy-wasm host's cost: requests/s and p99 through the local sidecar with no
+ * plugin, with a no-op plugin, and with the reporter in traffic mode (reporting to a real mesha), all in one
+ * run with identical settings. Load comes from autocannon in a separate process (scripts/bench/load.ts);
+ * the upstream is a separate process too. Prints per-request overhead against the no-plugin row, host calls
+ * per request and the wasm size.
+ *
+ * Rows run in turn, BENCH_ROUNDS times; each row keeps its best round (the machine is shared and noisy).
+ *
+ * Env: BENCH_CONNECTIONS (16), BENCH_DURATION_SECONDS (8), BENCH_WARMUP_SECONDS (2), BENCH_ROUNDS (2),
+ * BENCH_CONCURRENCY (2: sidecar VMs, like Envoy workers).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import wabtInit from 'wabt';
+import { startMesha, type MeshaProcess } from '../test/support/mesha';
+
+const ROOT = resolve(__dirname, '..');
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const DURATION = Number(process.env.BENCH_DURATION_SECONDS ?? 8);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const REPORTER_WASM = join(ROOT, 'k8s', 'reporter', 'build', 'filter.wasm');
+const MESHA_MAIN = join(ROOT, 'dist', 'main.js');
+const CLUSTER = 'outbound|7171||mesha.istio12.svc.cluster.local';
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+const budgetMs = (3 * ROUNDS * (DURATION + WARMUP + 30) + 120) * 1000;
+setTimeout(() => {
+  console.error(`bench:host: over its ${budgetMs / 1000} s budget, stopping`);
+  process.exit(1);
+}, budgetMs).unref();
+
+interface LoadResult {
+  requests: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+
+/** Spawns `args` and resolves with the first stdout line matching `ready`. */
+function spawnUntil(
+  name: string,
+  args: string[],
+  ready: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return new Promise((done, fail) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = ready.exec(output);
+      if (match) {
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        child.stderr?.resume();
+        done({ child, match });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+    child.on('exit', (code) =>
+      fail(new Error(`${name} exited (${code}) before ready:\n${output}`)),
+    );
+  });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+const UPSTREAM = `
+const http = require('node:http');
+const body = Buffer.from('ok from upstream\\n');
+const server = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => { res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length }); res.end(body); });
+});
+server.keepAliveTimeout = 60000;
+server.listen(0, '127.0.0.1', () => console.log('upstream ' + server.address().port));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+/** A plugin that exports every HTTP callback and does nothing in them: the host's bare cost. */
+const NOOP_WAT = `(module
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 1024))
+  (func (export "malloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $heap)) (global.set $heap (i32.add (global.get $heap) (local.get $n))) (local.get $p))
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (i32.const 0))
+  (func (export "proxy_on_request_body") (param i32 i32 i32) (result i32) (i32.const 0))
+  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) (i32.const 0))
+  (func (export "proxy_on_response_body") (param i32 i32 i32) (result i32) (i32.const 0))
+  (func (export "proxy_on_done") (param i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_log") (param i32))
+  (func (export "proxy_on_delete") (param i32)))`;
+
+async function noopWasm(dir: string): Promise<string> {
+  const wabt = await wabtInit();
+  const module = wabt.parseWat('noop.wat', NOOP_WAT);
+  const path = join(dir, 'noop.wasm');
+  writeFileSync(path, module.toBinary({}).buffer);
+  module.destroy();
+  return path;
+}
+
+async function load(url: string, duration: number): Promise<LoadResult> {
+  const options = {
+    url,
+    connections: CONNECTIONS,
+    duration,
+    method: 'GET',
+    headers: { 'x-track-event': 'bench' },
+    body: '',
+  };
+  const { match } = await spawnUntil(
+    'load generator',
+    ['--import', 'tsx', join(ROOT, 'scripts', 'bench', 'load.ts'), JSON.stringify(options)],
+    /^\{.*\}$/m,
+  );
+  return JSON.parse(match[0]) as LoadResult;
+}
+
+async function hostCalls(admin: string): Promise<number> {
+  const text = await (await fetch(`${admin}/stats`)).text();
+  return Number(/^wasm\.host_calls: (\d+)$/m.exec(text)?.[1] ?? 0);
+}
+
+interface Row {
+  name: string;
+  wasm?: string;
+  args?: string[];
+}
+
+interface Measured {
+  row: Row;
+  result: LoadResult;
+  callsPerRequest: number;
+  wasmBytes: number;
+}
+
+async function measure(row: Row, upstream: string): Promise<Measured> {
+  const args = [
+    '--import',
+    'tsx',
+    join(ROOT, 'wasm-host', 'src', 'cli', 'sidecar.ts'),
+    '--upstream',
+    upstream,
+    '--listen',
+    '127.0.0.1:0',
+    '--admin',
+    '127.0.0.1:0',
+    '--concurrency',
+    String(CONCURRENCY),
+    '--log-level',
+    'warn',
+    ...(row.wasm ? ['--wasm', row.wasm] : []),
+    ...(row.args ?? []),
+  ];
+  const { child, match } = await spawnUntil(
+    `sidecar (${row.name})`,
+    args,
+    /listening on (http:\/\/[\d.:]+) admin (http:\/\/[\d.:]+)/,
+  );
+  try {
+    const [, url, admin] = match;
+    await load(url, WARMUP);
+    const before = await hostCalls(admin);
+    const result = await load(url, DURATION);
+    const after = await hostCalls(admin);
+    return {
+      row,
+      result,
+      callsPerRequest: result.requests > 0 ? (after - before) / result.requests : 0,
+      wasmBytes: row.wasm ? statSync(row.wasm).size : 0,
+    };
+  } finally {
+    await stop(child);
+  }
+}
+
+function table(rows: Measured[]): void {
+  const base = rows[0].result;
+  const header = [
+    'sidecar',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'overhead µs/req',
+    'host calls/req',
+    'wasm bytes',
+    'errors',
+  ];
+  const lines = rows.map(({ row, result, callsPerRequest, wasmBytes }) => {
+    // The sidecar is one saturated event loop: 1e6/rps is its time per request; subtract the baseline's.
+    const overhead = 1e6 / result.rps - 1e6 / base.rps;
+    return [
+      row.name,
+      result.rps.toFixed(0),
+      String(result.p50),
+      String(result.p99),
+      row === rows[0].row ? '-' : overhead.toFixed(1),
+      row.wasm ? callsPerRequest.toFixed(2) : '-',
+      row.wasm ? String(wasmBytes) : '-',
+      String(result.errors + result.timeouts + result.non2xx),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+  console.log(fmt(header));
+  for (const l of lines) console.log(fmt(l));
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-host-'));
+  let mesha: MeshaProcess | undefined;
+  const { child: upstreamChild, match } = await spawnUntil(
+    'upstream',
+    ['-e', UPSTREAM],
+    /upstream (\d+)/,
+  );
+  try {
+    const upstream = `http://127.0.0.1:${match[1]}`;
+    const rows: Row[] = [
+      { name: 'no plugin' },
+      { name: 'no-op plugin', wasm: await noopWasm(dir) },
+    ];
+    if (!existsSync(REPORTER_WASM)) {
+      console.log(`reporter row skipped: ${REPORTER_WASM} is missing (run npm run build:wasm)`);
+    } else if (!existsSync(MESHA_MAIN)) {
+      console.log(`reporter row skipped: ${MESHA_MAIN} is missing (run npm run build)`);
+    } else {
+      mesha = await startMesha();
+      rows.push({
+        name: 'reporter (traffic)',
+        wasm: REPORTER_WASM,
+        args: [
+          '--config',
+          JSON.stringify({ mode: 'traffic', tick_ms: 1000, route_header: 'x-track-event' }),
+          '--cluster',
+          `${CLUSTER}=${mesha.url}`,
+          '--node-metadata',
+          'WORKLOAD_NAME=bench-web',
+          '--node-metadata',
+          'NAMESPACE=bench',
+          '--node-metadata',
+          'NAME=bench-web-0',
+        ],
+      });
+    }
+    console.log(
+      `bench:host: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per row, ` +
+        `${ROUNDS} rounds (best kept), sidecar concurrency ${CONCURRENCY}, node ${process.version}`,
+    );
+    const best = new Map<Row, Measured>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const row of rows) {
+        const m = await measure(row, upstream);
+        console.log(
+          `  round ${round + 1} ${row.name}: ${m.result.rps.toFixed(0)} req/s, p99 ${m.result.p99} ms`,
+        );
+        const prev = best.get(row);
+        if (!prev || m.result.rps > prev.result.rps) best.set(row, m);
+      }
+    }
+    table(rows.map((row) => best.get(row)!));
+    if (mesha) {
+      const metrics = await (await fetch(`${mesha.url}/metrics`)).text();
+      const reports = metrics.split('\n').filter((l) => /^mesha_reports_[a-z_]*total\b/.test(l));
+      if (reports.length > 0) console.log(`mesha after the reporter row: ${reports.join('; ')}`);
+    }
+  } finally {
+    await mesha?.stop();
+    await stop(upstreamChild);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
