@@ -6,9 +6,13 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# dist/ holds the compiled service and the report JSON Schema (imported, so tsc copies it).
+COPY k8s/reporter/asconfig.json ./k8s/reporter/asconfig.json
+COPY k8s/reporter/assembly ./k8s/reporter/assembly
+# dist/ holds the compiled service and the report JSON Schema (imported, so tsc copies it);
+# k8s/reporter/build/filter.wasm is the reporter plugin mesha serves (FILTER_ROUTE).
 RUN npm run build \
- && test -f dist/main.js \
+ && npm run build:wasm \
+ && test -f dist/main.js -a -f dist/reports/report-v1.schema.json -a -f k8s/reporter/build/filter.wasm \
  && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-slim
@@ -20,6 +24,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/k8s/reporter/build/filter.wasm ./k8s/reporter/build/filter.wasm
 USER node
 EXPOSE 7171
 # slim has no curl: Node's fetch probes the liveness endpoint.
