@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import wabtInit from 'wabt';
 import { startMesha, type MeshaProcess } from '../test/support/mesha';
+import { ProxyWasmHost } from '../wasm-host/src';
 
 const ROOT = resolve(__dirname, '..');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -234,6 +235,38 @@ function table(rows: Measured[]): void {
   for (const l of lines) console.log(fmt(l));
 }
 
+/** The host alone, in this process: µs per runStream with a fixed upstream answer (no network). */
+async function inProcess(row: Row, streams: number): Promise<number> {
+  const config = row.args?.[row.args.indexOf('--config') + 1];
+  const host = await ProxyWasmHost.start({
+    wasm: row.wasm!,
+    concurrency: CONCURRENCY,
+    pluginConfig: row.args?.includes('--config') ? config : '',
+  });
+  try {
+    const request = {
+      method: 'GET',
+      path: '/bench',
+      authority: 'bench',
+      headers: [
+        ['user-agent', 'bench'],
+        ['x-track-event', 'bench'],
+      ] as Array<[string, string]>,
+    };
+    const answer = {
+      status: 200,
+      headers: [['content-type', 'text/plain']] as Array<[string, string]>,
+      body: 'ok',
+    };
+    for (let i = 0; i < streams / 4; i++) await host.runStream(request, answer);
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < streams; i++) await host.runStream(request, answer);
+    return Number(process.hrtime.bigint() - started) / 1000 / streams;
+  } finally {
+    await host.close();
+  }
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-host-'));
   let mesha: MeshaProcess | undefined;
@@ -287,6 +320,13 @@ async function main(): Promise<void> {
       }
     }
     table(rows.map((row) => best.get(row)!));
+    for (const row of rows.filter((r) => r.wasm)) {
+      // No timers in-process (autoTick off): the reporter counts streams but sends no reports here.
+      const us = await inProcess(row, 20_000);
+      console.log(
+        `in-process host cost, ${row.name}: ${us.toFixed(1)} µs per stream (20000 streams)`,
+      );
+    }
     if (mesha) {
       const metrics = await (await fetch(`${mesha.url}/metrics`)).text();
       const reports = metrics.split('\n').filter((l) => /^mesha_reports_[a-z_]*total\b/.test(l));

@@ -40,6 +40,7 @@ export function bufferCalls(vm: Vm): HostFunctions {
       const from = u32(start);
       const max = u32(maxSize);
       if (from + max > 0xffffffff) return Status.BAD_ARGUMENT;
+      if (u32(type) > BufferType.FOREIGN_FUNCTION_ARGUMENTS) return Status.BAD_ARGUMENT;
       const buffer = liveBuffer(vm, u32(type));
       if (!buffer) return Status.NOT_FOUND;
       if (from > buffer.bytes.length) return Status.BAD_ARGUMENT;

@@ -133,6 +133,8 @@ export async function startSidecar(
       // Like Envoy's HTTP connection manager: a request id and the forwarded protocol.
       if (!headers.some(([k]) => k === 'x-request-id'))
         headers.push(['x-request-id', randomUUID()]);
+      const forwardedProto = headers.findIndex(([k]) => k === 'x-forwarded-proto');
+      if (forwardedProto >= 0) headers.splice(forwardedProto, 1);
       headers.push(['x-forwarded-proto', 'http']);
       const request = {
         method: req.method ?? 'GET',
