@@ -11,7 +11,7 @@
  * BENCH_CONCURRENCY (2: sidecar VMs, like Envoy workers).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import wabtInit from 'wabt';
@@ -287,9 +287,12 @@ async function main(): Promise<void> {
       console.log(`reporter row skipped: ${MESHA_MAIN} is missing (run npm run build)`);
     } else {
       mesha = await startMesha();
+      // A snapshot, so a rebuild during the run cannot change the plugin between rounds.
+      const reporter = join(dir, 'reporter.wasm');
+      copyFileSync(REPORTER_WASM, reporter);
       rows.push({
         name: 'reporter (traffic)',
-        wasm: REPORTER_WASM,
+        wasm: reporter,
         args: [
           '--config',
           JSON.stringify({ mode: 'traffic', tick_ms: 1000, route_header: 'x-track-event' }),
