@@ -2,6 +2,8 @@
 // meets it. A refused configuration names the field, so the CRITICAL log line says what to fix.
 // It never traps: every error ends parsing with a message.
 
+import { decimal } from './host';
+
 export const enum Mode {
   Heartbeat = 0,
   Traffic = 1,
@@ -56,7 +58,7 @@ export class ConfigReader {
 
   private syntax(what: string): bool {
     if (this.error.length == 0)
-      this.error = 'not valid JSON: ' + what + ' at offset ' + this.at.toString();
+      this.error = 'not valid JSON: ' + what + ' at offset ' + decimal(this.at);
     return false;
   }
 
@@ -185,7 +187,7 @@ export class ConfigReader {
     const n = this.num();
     if (isNaN(n)) return false;
     if (Math.floor(n) != n || n < <f64>min || n > <f64>max) {
-      return this.field(key, 'must be an integer from ' + min.toString() + ' to ' + max.toString());
+      return this.field(key, 'must be an integer from ' + decimal(min) + ' to ' + decimal(max));
     }
     const cfg = this.config;
     const v = <i32>n;

@@ -216,24 +216,38 @@ export function random64(): u64 {
   return x ^ (x >> 31);
 }
 
-/** Proxy-wasm header map serialisation of alternating names and values: count, (name length,
- * value length) per pair, then each name and value followed by a NUL. */
-export function encodeHeaderMap(pairs: string[]): ArrayBuffer {
-  const parts = new Array<ArrayBuffer>(pairs.length);
-  let size = 4 + 4 * pairs.length;
-  for (let i = 0; i < pairs.length; i++) {
-    parts[i] = String.UTF8.encode(pairs[i]);
-    size += parts[i].byteLength + 1;
-  }
+/** Proxy-wasm header map serialisation of alternating names and values (`a` then `b`): count,
+ * (name length, value length) per pair, then each name and value followed by a NUL. */
+export function encodeHeaderMap(a: string[], b: string[]): ArrayBuffer {
+  const na = a.length;
+  const n = na + b.length;
+  let size = 4 + 4 * n;
+  for (let i = 0; i < n; i++) size += String.UTF8.byteLength(i < na ? a[i] : b[i - na]) + 1;
   const out = new ArrayBuffer(size);
   const base = changetype<usize>(out);
-  store<u32>(base, pairs.length >> 1);
-  let at = base + 4 + 4 * pairs.length;
-  for (let i = 0; i < parts.length; i++) {
-    const p = parts[i];
-    store<u32>(base + 4 + 4 * i, p.byteLength);
-    memory.copy(at, changetype<usize>(p), p.byteLength);
-    at += p.byteLength + 1; // the buffer is zeroed: the NUL is already there
+  store<u32>(base, n >> 1);
+  let at = base + 4 + 4 * n;
+  for (let i = 0; i < n; i++) {
+    const s = i < na ? a[i] : b[i - na];
+    const len = String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, at);
+    store<u32>(base + 4 + 4 * i, <u32>len);
+    at += len + 1; // the buffer is zeroed: the NUL is already there
   }
   return out;
+}
+
+/** Scratch room for `decimal`. */
+const DIGITS: usize = memory.data(24);
+
+/** `n` in decimal, as `toString()` writes it (without pulling the library's radix formatting in). */
+export function decimal(n: i64): string {
+  const end = DIGITS + 24;
+  let at = end;
+  let v = n < 0 ? -n : n;
+  do {
+    store<u8>(--at, <u8>(0x30 + <i32>(v % 10)));
+    v /= 10;
+  } while (v != 0);
+  if (n < 0) store<u8>(--at, 0x2d);
+  return String.UTF8.decodeUnsafe(at, end - at);
 }

@@ -7,8 +7,11 @@ import { Reporter } from './reporter';
 import { Stream, finish, onRequestHeaders, onResponseHeaders } from './stream';
 
 /** Root contexts: normally one per VM (more only when several plugins share a VM). */
-const roots: Reporter[] = [];
-const streams = new Map<u32, Stream>();
+/** Values are Reporters (`Object`: the same Map instance as `streams`). */
+const roots = new Map<u32, Object>();
+/** Streams by context id. Values are Streams; the value type is `Object` so this Map instance is
+ * shared with the route table of the aggregation (one generic instantiation less in the binary). */
+const streams = new Map<u32, Object>();
 /** Recycled stream records, so steady traffic allocates little per request. */
 const spare: Stream[] = [];
 const MAX_SPARE = 256;
@@ -27,16 +30,19 @@ export function proxy_on_memory_allocate(size: usize): usize {
   return hostAlloc(size);
 }
 
-function rootIndex(contextId: u32): i32 {
-  for (let i = 0; i < roots.length; i++) if (roots[i].contextId == contextId) return i;
-  return -1;
+function streamOf(contextId: u32): Stream | null {
+  return streams.has(contextId) ? changetype<Stream>(streams.get(contextId)) : null;
+}
+
+function rootOf(contextId: u32): Reporter | null {
+  return roots.has(contextId) ? changetype<Reporter>(roots.get(contextId)) : null;
 }
 
 function root(contextId: u32): Reporter {
-  const i = rootIndex(contextId);
-  if (i >= 0) return roots[i];
+  const known = rootOf(contextId);
+  if (known !== null) return known;
   const r = new Reporter(contextId);
-  roots.push(r);
+  roots.set(contextId, r);
   return r;
 }
 
@@ -45,9 +51,8 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
     root(contextId);
     return;
   }
-  const i = rootIndex(parentId);
-  if (i < 0) return;
-  const reporter = roots[i];
+  const reporter = rootOf(parentId);
+  if (reporter === null) return;
   if (!reporter.configured || reporter.config.mode != Mode.Traffic) return;
   const s = spare.length > 0 ? spare.pop() : new Stream();
   s.reset(reporter);
@@ -63,8 +68,8 @@ export function proxy_on_configure(rootId: u32, size: u32): bool {
 }
 
 export function proxy_on_tick(rootId: u32): void {
-  const i = rootIndex(rootId);
-  if (i >= 0) roots[i].tick();
+  const r = rootOf(rootId);
+  if (r !== null) r.tick();
 }
 
 export function proxy_on_http_call_response(
@@ -74,8 +79,8 @@ export function proxy_on_http_call_response(
   _bodySize: u32,
   _trailers: u32,
 ): void {
-  const i = rootIndex(rootId);
-  if (i >= 0) roots[i].onHttpCallResponse(token, headers);
+  const r = rootOf(rootId);
+  if (r !== null) r.onHttpCallResponse(token, headers);
 }
 
 function routeKey(reporter: Reporter): ArrayBuffer | null {
@@ -89,18 +94,16 @@ function routeKey(reporter: Reporter): ArrayBuffer | null {
 }
 
 export function proxy_on_request_headers(contextId: u32, _headers: u32, _endOfStream: bool): i32 {
-  if (!streams.has(contextId)) return CONTINUE;
-  const s = streams.get(contextId);
+  const s = streamOf(contextId);
+  if (s === null) return CONTINUE;
   const reporter = s.reporter;
   if (reporter !== null && !s.started) onRequestHeaders(s, routeKey(reporter));
   return CONTINUE;
 }
 
 export function proxy_on_request_body(contextId: u32, size: u32, _endOfStream: bool): i32 {
-  if (streams.has(contextId)) {
-    const s = streams.get(contextId);
-    s.obs.bytesIn += size;
-  }
+  const s = streamOf(contextId);
+  if (s !== null) s.bytesIn += size;
   return CONTINUE;
 }
 
@@ -109,15 +112,14 @@ export function proxy_on_request_trailers(_contextId: u32, _trailers: u32): i32 
 }
 
 export function proxy_on_response_headers(contextId: u32, _headers: u32, _endOfStream: bool): i32 {
-  if (streams.has(contextId)) onResponseHeaders(streams.get(contextId));
+  const s = streamOf(contextId);
+  if (s !== null) onResponseHeaders(s);
   return CONTINUE;
 }
 
 export function proxy_on_response_body(contextId: u32, size: u32, _endOfStream: bool): i32 {
-  if (streams.has(contextId)) {
-    const s = streams.get(contextId);
-    s.obs.bytesOut += size;
-  }
+  const s = streamOf(contextId);
+  if (s !== null) s.bytesOut += size;
   return CONTINUE;
 }
 
@@ -132,16 +134,15 @@ export function proxy_on_done(_contextId: u32): bool {
 export function proxy_on_log(_contextId: u32): void {}
 
 export function proxy_on_delete(contextId: u32): void {
-  if (streams.has(contextId)) {
-    const s = streams.get(contextId);
+  const s = streamOf(contextId);
+  if (s !== null) {
     streams.delete(contextId);
     finish(s);
     s.reporter = null;
     if (spare.length < MAX_SPARE) spare.push(s);
     return;
   }
-  const i = rootIndex(contextId);
-  if (i >= 0) roots.splice(i, 1);
+  roots.delete(contextId);
 }
 
 /** Replaces AssemblyScript's `env.abort` import: log what failed at CRITICAL, then trap. */

@@ -8,6 +8,7 @@ import {
   MapType,
   MetricType,
   Status,
+  decimal,
   defineMetric,
   encodeHeaderMap,
   getBufferString,
@@ -42,7 +43,7 @@ function statusError(status: u32): string {
   if (status == 1) return prefix + 'not found';
   if (status == 2) return prefix + 'bad argument';
   if (status == 10) return prefix + 'internal failure';
-  return 'unknown status code: ' + status.toString();
+  return 'unknown status code: ' + decimal(status);
 }
 
 /** The :status of the http call being answered; 0 when there is none (timeout, reset). */
@@ -132,7 +133,7 @@ export class Reporter {
       log(LogLevel.Critical, 'failed to set tick period: ' + statusError(status));
       return false;
     }
-    log(LogLevel.Info, 'set tick period milliseconds: ' + config.tickMs.toString());
+    log(LogLevel.Info, 'set tick period milliseconds: ' + decimal(config.tickMs));
     return true;
   }
 
@@ -166,7 +167,7 @@ export class Reporter {
             'x-mesha-reporter',
             this.reporterId,
           ];
-    return encodeHeaderMap(h.concat(config.headers));
+    return encodeHeaderMap(h, config.headers);
   }
 
   private count(metric: i32, by: u64): void {
@@ -212,7 +213,7 @@ export class Reporter {
         this.count(DROPPED, dropped);
         log(
           LogLevel.Warn,
-          'mesha reporter: dropped ' + dropped.toString() + ' report(s) past max_pending',
+          'mesha reporter: dropped ' + decimal(dropped) + ' report(s) past max_pending',
         );
       }
     }
@@ -273,7 +274,7 @@ export class Reporter {
     } else {
       this.pending[i].inFlight = false;
       this.count(FAILED, 1);
-      this.failed(code == 0 ? 'no answer' : 'collector answered ' + code.toString());
+      this.failed(code == 0 ? 'no answer' : 'collector answered ' + decimal(code));
     }
     recordMetric(this.metrics[PENDING], this.pending.length);
   }

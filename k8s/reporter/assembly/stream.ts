@@ -11,25 +11,24 @@ const METHOD_KEY = String.UTF8.encode(':method');
 const PATH_KEY = String.UTF8.encode(':path');
 const STATUS_KEY = String.UTF8.encode(':status');
 
-export class Stream {
+/** A stream being observed; it is its own observation, handed to the aggregation when it ends. */
+export class Stream extends Observation {
   reporter: Reporter | null = null;
   started: bool = false;
   answered: bool = false;
   startNs: u64 = 0;
-  obs: Observation = new Observation();
 
   reset(reporter: Reporter): void {
     this.reporter = reporter;
     this.started = false;
     this.answered = false;
     this.startNs = 0;
-    const o = this.obs;
-    o.method = 0;
-    o.code = 0;
-    o.route = '/';
-    o.durationNs = 0;
-    o.bytesIn = 0;
-    o.bytesOut = 0;
+    this.method = 0;
+    this.code = 0;
+    this.route = '/';
+    this.durationNs = 0;
+    this.bytesIn = 0;
+    this.bytesOut = 0;
   }
 }
 
@@ -86,9 +85,9 @@ function routeOf(routeHeader: ArrayBuffer | null): string {
 
 export function onRequestHeaders(s: Stream, routeHeader: ArrayBuffer | null): void {
   const m = getHeader(MapType.RequestHeaders, METHOD_KEY);
-  s.obs.method = methodOf(m);
+  s.method = methodOf(m);
   if (m !== null) m.release();
-  s.obs.route = routeOf(routeHeader);
+  s.route = routeOf(routeHeader);
   s.startNs = nowNanos();
   s.started = true;
 }
@@ -102,10 +101,10 @@ export function onResponseHeaders(s: Stream): void {
     if (c >= 1 && c <= 5) code = <u8>c;
     v.release();
   }
-  s.obs.code = code;
+  s.code = code;
   s.answered = true;
   const now = nowNanos();
-  s.obs.durationNs = now > s.startNs ? now - s.startNs : 0;
+  s.durationNs = now > s.startNs ? now - s.startNs : 0;
 }
 
 /** The stream is over: hand its observation to the reporter (streams without request headers are not counted). */
@@ -114,8 +113,8 @@ export function finish(s: Stream): void {
   if (reporter === null || !s.started) return;
   if (!s.answered) {
     const now = nowNanos();
-    s.obs.code = 0;
-    s.obs.durationNs = now > s.startNs ? now - s.startNs : 0;
+    s.code = 0;
+    s.durationNs = now > s.startNs ? now - s.startNs : 0;
   }
-  reporter.record(s.obs);
+  reporter.record(s);
 }

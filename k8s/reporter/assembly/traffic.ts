@@ -1,12 +1,11 @@
 // Traffic aggregation for one reporting window and the v1 report body
 // (src/reports/report-v1.schema.json).
 
-import { Writer } from './writer';
+import { wAscii, wByte, wJsonString, wMillisFromNanos, wTake, wU64 } from './writer';
 
 /** Shared duration bucket bounds in ms ($defs.bucketBoundsMs); one more bucket for +Inf. */
 const BOUNDS_MS: StaticArray<u64> = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 const BUCKETS = 12;
-const BOUNDS_JSON = '[5,10,25,50,100,250,500,1000,2500,5000,10000]';
 
 export const METHODS: StaticArray<string> = [
   'GET',
@@ -31,17 +30,33 @@ const MAX_NAME_CHARS = 253;
 /** Below the schema's maxItems (1024): a window with more cells is split over several reports. */
 const MAX_COUNTS_PER_REPORT = 1000;
 
-class Cell {
-  n: u64 = 0;
-  buckets: StaticArray<u64> = new StaticArray<u64>(BUCKETS);
-  sumNs: u64 = 0;
-  bytesIn: u64 = 0;
-  bytesOut: u64 = 0;
+/** One (method, code class) cell of a route: u64 slots, n, the duration buckets, then the sums. */
+type Cell = StaticArray<u64>;
+const CELL_SLOTS = 16;
+const AT_N: usize = 0;
+const AT_BUCKETS: usize = 8;
+const AT_SUM_NS: usize = 8 * (1 + BUCKETS);
+const AT_BYTES_IN: usize = AT_SUM_NS + 8;
+const AT_BYTES_OUT: usize = AT_BYTES_IN + 8;
+
+function bump(slot: usize, by: u64): void {
+  store<u64>(slot, load<u64>(slot) + by);
 }
 
 class RouteCells {
   cells: StaticArray<Cell | null> = new StaticArray<Cell | null>(CELLS);
+  /** The next route with the same hash. */
+  next: RouteCells | null = null;
   constructor(public route: string) {}
+}
+
+/** FNV-1a over the UTF-16 units: the route table is keyed by this, collisions chain through `next`. */
+function routeHash(s: string): u32 {
+  let h: u32 = 2166136261;
+  const p = changetype<usize>(s);
+  const end = p + ((<usize>s.length) << 1);
+  for (let q = p; q < end; q += 2) h = (h ^ (<u32>load<u16>(q))) * 16777619;
+  return h;
 }
 
 export function bucketOf(durationNs: u64): i32 {
@@ -62,12 +77,11 @@ export class Observation {
 }
 
 export class Aggregate {
-  private byRoute: Map<string, RouteCells> = new Map();
+  /** Route chains by routeHash; values are RouteCells (see `streams` in index.ts for why `Object`). */
+  private byRoute: Map<u32, Object> = new Map();
   private order: RouteCells[] = [];
   private overflow: RouteCells | null = null;
   private cellCount: i32 = 0;
-  /** Reused for every report body: its buffer grows to the largest body once instead of per report. */
-  private writer: Writer = new Writer(1024);
 
   constructor(public maxKeys: i32) {}
 
@@ -76,12 +90,18 @@ export class Aggregate {
   }
 
   add(o: Observation): void {
+    const route = o.route;
+    const h = routeHash(route);
+    const first = this.byRoute.has(h) ? changetype<RouteCells>(this.byRoute.get(h)) : null;
+    let found = first;
+    while (found !== null && found.route != route) found = found.next;
     let rc: RouteCells;
-    if (this.byRoute.has(o.route)) {
-      rc = this.byRoute.get(o.route);
+    if (found !== null) {
+      rc = found;
     } else if (this.order.length < this.maxKeys) {
-      rc = new RouteCells(o.route);
-      this.byRoute.set(o.route, rc);
+      rc = new RouteCells(route);
+      rc.next = first;
+      this.byRoute.set(h, rc);
       this.order.push(rc);
     } else {
       let ov = this.overflow;
@@ -94,16 +114,16 @@ export class Aggregate {
     const index = <i32>o.method * CODE_CLASSES + <i32>o.code;
     let cell = unchecked(rc.cells[index]);
     if (cell === null) {
-      cell = new Cell();
+      cell = new StaticArray<u64>(CELL_SLOTS);
       unchecked((rc.cells[index] = cell));
       this.cellCount++;
     }
-    cell.n++;
-    const b = bucketOf(o.durationNs);
-    unchecked((cell.buckets[b] = cell.buckets[b] + 1));
-    cell.sumNs += o.durationNs;
-    cell.bytesIn += o.bytesIn;
-    cell.bytesOut += o.bytesOut;
+    const c = changetype<usize>(cell);
+    bump(c + AT_N, 1);
+    bump(c + AT_BUCKETS + ((<usize>bucketOf(o.durationNs)) << 3), 1);
+    bump(c + AT_SUM_NS, o.durationNs);
+    bump(c + AT_BYTES_IN, o.bytesIn);
+    bump(c + AT_BYTES_OUT, o.bytesOut);
   }
 
   clear(): void {
@@ -115,47 +135,61 @@ export class Aggregate {
 
   /** The window's counts as report bodies (usually one), each carrying its own seq from `firstSeq`. */
   toReports(head: ReportHead, firstSeq: u64): ArrayBuffer[] {
-    const routes = this.order.slice(0);
-    const ov = this.overflow;
-    if (ov !== null) routes.push(ov);
+    const routes = this.order;
+    const nr = routes.length;
     const bodies = new Array<ArrayBuffer>();
-    const w = this.writer;
     let open = false;
     let inBody = 0;
-    for (let r = 0; r < routes.length; r++) {
-      const rc = routes[r];
+    // The distinct routes in order of arrival, then the overflow route.
+    for (let r = 0; r <= nr; r++) {
+      const rc = r < nr ? routes[r] : this.overflow;
+      if (rc === null) continue;
       for (let i = 0; i < CELLS; i++) {
         const cell = unchecked(rc.cells[i]);
         if (cell === null) continue;
         if (!open || inBody == MAX_COUNTS_PER_REPORT) {
-          if (open) bodies.push(w.ascii(']}').take());
-          head.open(w, firstSeq + <u64>bodies.length);
+          if (open) bodies.push(closeBody());
+          head.open(firstSeq + <u64>bodies.length);
           open = true;
           inBody = 0;
         }
-        if (inBody > 0) w.byte(0x2c);
-        writeCount(w, rc.route, i, cell);
+        if (inBody > 0) wByte(0x2c);
+        writeCount(changetype<usize>(rc.route), i, changetype<usize>(cell));
         inBody++;
       }
     }
-    if (open) bodies.push(w.ascii(']}').take());
+    if (open) bodies.push(closeBody());
     return bodies;
   }
 }
 
-function writeCount(w: Writer, route: string, index: i32, cell: Cell): void {
-  w.ascii('{"method":"').ascii(METHODS[index / CODE_CLASSES]);
-  w.ascii('","code":"').ascii(CODES[index % CODE_CLASSES]);
-  w.ascii('","route":').jsonString(route);
-  w.ascii(',"n":').u64(cell.n);
-  w.ascii(',"duration_buckets":[');
+function closeBody(): ArrayBuffer {
+  wAscii(changetype<usize>(']}'));
+  return wTake();
+}
+
+function writeCount(route: usize, index: i32, cell: usize): void {
+  wAscii(changetype<usize>('{"method":"'));
+  wAscii(changetype<usize>(unchecked(METHODS[index / CODE_CLASSES])));
+  wAscii(changetype<usize>('","code":"'));
+  wAscii(changetype<usize>(unchecked(CODES[index % CODE_CLASSES])));
+  wAscii(changetype<usize>('","route":'));
+  wJsonString(route);
+  wAscii(changetype<usize>(',"n":'));
+  wU64(load<u64>(cell + AT_N));
+  wAscii(changetype<usize>(',"duration_buckets":['));
+  const buckets = cell + AT_BUCKETS;
   for (let b = 0; b < BUCKETS; b++) {
-    if (b > 0) w.byte(0x2c);
-    w.u64(unchecked(cell.buckets[b]));
+    if (b > 0) wByte(0x2c);
+    wU64(load<u64>(buckets + ((<usize>b) << 3)));
   }
-  w.ascii('],"duration_sum_ms":').millisFromNanos(cell.sumNs);
-  w.ascii(',"bytes_in":').u64(cell.bytesIn);
-  w.ascii(',"bytes_out":').u64(cell.bytesOut).byte(0x7d);
+  wAscii(changetype<usize>('],"duration_sum_ms":'));
+  wMillisFromNanos(load<u64>(cell + AT_SUM_NS));
+  wAscii(changetype<usize>(',"bytes_in":'));
+  wU64(load<u64>(cell + AT_BYTES_IN));
+  wAscii(changetype<usize>(',"bytes_out":'));
+  wU64(load<u64>(cell + AT_BYTES_OUT));
+  wByte(0x7d);
 }
 
 /** Everything in a report before its counts. */
@@ -168,13 +202,25 @@ export class ReportHead {
     public endMs: u64,
   ) {}
 
-  open(w: Writer, seq: u64): void {
-    w.ascii('{"v":1,"reporter":{"id":"').ascii(this.reporterId).ascii('","seq":').u64(seq);
-    w.ascii('},"source":{"workload":').jsonString(this.source[0]);
-    w.ascii(',"namespace":').jsonString(this.source[1]);
-    w.ascii(',"pod":').jsonString(this.source[2]);
-    w.ascii('},"window":{"start_ms":').u64(this.startMs).ascii(',"end_ms":').u64(this.endMs);
-    w.ascii('},"buckets_ms":').ascii(BOUNDS_JSON).ascii(',"counts":[');
+  open(seq: u64): void {
+    wAscii(changetype<usize>('{"v":1,"reporter":{"id":"'));
+    wAscii(changetype<usize>(this.reporterId));
+    wAscii(changetype<usize>('","seq":'));
+    wU64(seq);
+    const source = this.source;
+    wAscii(changetype<usize>('},"source":{"workload":'));
+    wJsonString(changetype<usize>(unchecked(source[0])));
+    wAscii(changetype<usize>(',"namespace":'));
+    wJsonString(changetype<usize>(unchecked(source[1])));
+    wAscii(changetype<usize>(',"pod":'));
+    wJsonString(changetype<usize>(unchecked(source[2])));
+    wAscii(changetype<usize>('},"window":{"start_ms":'));
+    wU64(this.startMs);
+    wAscii(changetype<usize>(',"end_ms":'));
+    wU64(this.endMs);
+    wAscii(
+      changetype<usize>('},"buckets_ms":[5,10,25,50,100,250,500,1000,2500,5000,10000],"counts":['),
+    );
   }
 }
 

@@ -1,79 +1,84 @@
 // An append-only ASCII byte buffer for building JSON report bodies without intermediate strings.
+// One module-level buffer in unmanaged memory (bodies are built one at a time): it grows to the
+// largest body once and is reused. Strings come in as raw pointers (`changetype<usize>(s)`), so no
+// managed reference crosses a call here and the incremental runtime's shadow stack stays out.
 
-export class Writer {
-  private buf: ArrayBuffer;
-  private len: i32 = 0;
+let buf: usize = 0;
+let cap: i32 = 0;
+let len: i32 = 0;
 
-  constructor(capacity: i32 = 1024) {
-    this.buf = new ArrayBuffer(capacity);
+function strLen(p: usize): i32 {
+  // The runtime header's rtSize (bytes of UTF-16) sits just before the payload.
+  return <i32>(load<u32>(p - 4) >> 1);
+}
+
+function reserve(extra: i32): usize {
+  const need = len + extra;
+  if (need > cap) {
+    let next = cap < 1024 ? 1024 : cap << 1;
+    while (next < need) next <<= 1;
+    buf = buf == 0 ? heap.alloc(<usize>next) : heap.realloc(buf, <usize>next);
+    cap = next;
   }
+  return buf + <usize>len;
+}
 
-  private reserve(extra: i32): void {
-    const need = this.len + extra;
-    if (need <= this.buf.byteLength) return;
-    let cap = this.buf.byteLength << 1;
-    while (cap < need) cap <<= 1;
-    const grown = new ArrayBuffer(cap);
-    memory.copy(changetype<usize>(grown), changetype<usize>(this.buf), this.len);
-    this.buf = grown;
-  }
+export function wByte(c: i32): void {
+  store<u8>(reserve(1), <u8>c);
+  len++;
+}
 
-  byte(c: i32): Writer {
-    this.reserve(1);
-    store<u8>(changetype<usize>(this.buf) + this.len, <u8>c);
-    this.len++;
-    return this;
-  }
+/** Appends a string known to be ASCII (field names, punctuation). */
+export function wAscii(s: usize): void {
+  const n = strLen(s);
+  const at = reserve(n);
+  for (let i = 0; i < n; i++) store<u8>(at + i, load<u8>(s + ((<usize>i) << 1)));
+  len += n;
+}
 
-  /** Appends a string known to be ASCII (field names, punctuation). */
-  ascii(s: string): Writer {
-    const n = s.length;
-    this.reserve(n);
-    const base = changetype<usize>(this.buf) + this.len;
-    for (let i = 0; i < n; i++) store<u8>(base + i, <u8>s.charCodeAt(i));
-    this.len += n;
-    return this;
-  }
-
-  /** Appends a JSON string literal; everything outside printable ASCII is \u-escaped so the body is pure ASCII. */
-  jsonString(s: string): Writer {
-    this.byte(0x22);
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c == 0x22 || c == 0x5c) {
-        this.byte(0x5c).byte(c);
-      } else if (c < 0x20 || c >= 0x7f) {
-        this.ascii('\\u');
-        for (let shift = 12; shift >= 0; shift -= 4) {
-          const d = (c >> shift) & 15;
-          this.byte(d < 10 ? 0x30 + d : 0x57 + d);
-        }
-      } else {
-        this.byte(c);
+/** Appends a JSON string literal; everything outside printable ASCII is \u-escaped so the body is pure ASCII. */
+export function wJsonString(s: usize): void {
+  wByte(0x22);
+  const n = strLen(s);
+  for (let i = 0; i < n; i++) {
+    const c = <i32>load<u16>(s + ((<usize>i) << 1));
+    if (c == 0x22 || c == 0x5c) {
+      wByte(0x5c);
+      wByte(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      wByte(0x5c);
+      wByte(0x75);
+      for (let shift = 12; shift >= 0; shift -= 4) {
+        const d = (c >> shift) & 15;
+        wByte(d < 10 ? 0x30 + d : 0x57 + d);
       }
+    } else {
+      wByte(c);
     }
-    return this.byte(0x22);
   }
+  wByte(0x22);
+}
 
-  u64(n: u64): Writer {
-    if (n >= 10) this.u64(n / 10);
-    return this.byte(0x30 + <i32>(n % 10));
-  }
+export function wU64(n: u64): void {
+  if (n >= 10) wU64(n / 10);
+  wByte(0x30 + <i32>(n % 10));
+}
 
-  /** Nanoseconds as milliseconds with three decimals (microsecond precision). */
-  millisFromNanos(ns: u64): Writer {
-    const micros = ns / 1000;
-    this.u64(micros / 1000).byte(0x2e);
-    const frac = <i32>(micros % 1000);
-    return this.byte(0x30 + frac / 100)
-      .byte(0x30 + ((frac / 10) % 10))
-      .byte(0x30 + (frac % 10));
-  }
+/** Nanoseconds as milliseconds with three decimals (microsecond precision). */
+export function wMillisFromNanos(ns: u64): void {
+  const micros = ns / 1000;
+  wU64(micros / 1000);
+  wByte(0x2e);
+  const frac = <i32>(micros % 1000);
+  wByte(0x30 + frac / 100);
+  wByte(0x30 + ((frac / 10) % 10));
+  wByte(0x30 + (frac % 10));
+}
 
-  /** A copy of what was written; the writer is then empty again and keeps its capacity for the next body. */
-  take(): ArrayBuffer {
-    const out = this.buf.slice(0, this.len);
-    this.len = 0;
-    return out;
-  }
+/** A copy of what was written; the buffer is then empty again and keeps its capacity for the next body. */
+export function wTake(): ArrayBuffer {
+  const out = changetype<ArrayBuffer>(__new(<usize>len, idof<ArrayBuffer>()));
+  memory.copy(changetype<usize>(out), buf, <usize>len);
+  len = 0;
+  return out;
 }
