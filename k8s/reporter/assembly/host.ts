@@ -59,22 +59,36 @@ export function hostAlloc(size: usize): usize {
   return heap.alloc(size == 0 ? 1 : size);
 }
 
-/** A byte string returned by the host, copied out of its block. */
-class Bytes {
-  constructor(
-    public ptr: usize,
-    public size: usize,
-  ) {}
+/** What the last successful getter left: a host block (from our `malloc`) and its size. The caller
+ * reads it and calls `releaseValue()`; globals rather than an object, so reading a header allocates
+ * nothing. */
+export let valuePtr: usize = 0;
+export let valueSize: usize = 0;
+
+function takeOut(status: u32): bool {
+  valuePtr = load<usize>(OUT);
+  valueSize = load<usize>(OUT, 4);
+  if (status == Status.Ok) return true;
+  releaseValue();
+  return false;
 }
 
-function takeOut(status: u32): Bytes | null {
-  const ptr = load<usize>(OUT);
-  const size = load<usize>(OUT, 4);
-  if (status != Status.Ok) {
-    if (ptr != 0) heap.free(ptr);
-    return null;
-  }
-  return new Bytes(ptr, size);
+export function releaseValue(): void {
+  if (valuePtr != 0) heap.free(valuePtr);
+  valuePtr = 0;
+  valueSize = 0;
+}
+
+/** Bytes `from`..`to` of the value as a string (UTF-8 decoded). */
+export function valueText(from: usize, to: usize): string {
+  return String.UTF8.decodeUnsafe(valuePtr + from, to - from);
+}
+
+function takeString(status: u32): string | null {
+  if (!takeOut(status)) return null;
+  const text = valueText(0, valueSize);
+  releaseValue();
+  return text;
 }
 
 function clearOut(): void {
@@ -93,45 +107,16 @@ export function logRaw(level: LogLevel, ptr: usize, size: usize): void {
 
 export function getBufferString(kind: BufferType, size: u32): string | null {
   clearOut();
-  const out = takeOut(proxy_get_buffer_bytes(kind, 0, size, OUT, OUT + 4));
-  if (out === null) return null;
-  const text = String.UTF8.decodeUnsafe(out.ptr, out.size);
-  if (out.ptr != 0) heap.free(out.ptr);
-  return text;
+  return takeString(proxy_get_buffer_bytes(kind, 0, size, OUT, OUT + 4));
 }
 
-/** A header value as raw bytes in a host block: the caller must `release` it. */
-export class HeaderValue {
-  constructor(
-    public ptr: usize,
-    public size: usize,
-  ) {}
-  byteAt(i: usize): u8 {
-    return load<u8>(this.ptr + i);
-  }
-  text(from: usize, to: usize): string {
-    return String.UTF8.decodeUnsafe(this.ptr + from, to - from);
-  }
-  release(): void {
-    if (this.ptr != 0) heap.free(this.ptr);
-    this.ptr = 0;
-    this.size = 0;
-  }
-}
-
-/** The header's value, or null when absent. `key` must be UTF-8 bytes. */
-export function getHeader(kind: MapType, key: ArrayBuffer): HeaderValue | null {
+/** Reads a header into `valuePtr`/`valueSize` (the caller must `releaseValue()`); false when
+ * absent. `key` must be UTF-8 bytes. */
+export function getHeader(kind: MapType, key: ArrayBuffer): bool {
   clearOut();
-  const status = proxy_get_header_map_value(
-    kind,
-    changetype<usize>(key),
-    key.byteLength,
-    OUT,
-    OUT + 4,
+  return takeOut(
+    proxy_get_header_map_value(kind, changetype<usize>(key), key.byteLength, OUT, OUT + 4),
   );
-  const out = takeOut(status);
-  if (out === null) return null;
-  return new HeaderValue(out.ptr, out.size);
 }
 
 /** A property as a string (Istio node metadata values are strings), or null when absent. */
@@ -142,11 +127,7 @@ export function getPropertyString(path: string): string | null {
     if (load<u8>(changetype<usize>(bytes) + i) == 0x2e) store<u8>(changetype<usize>(bytes) + i, 0);
   }
   clearOut();
-  const out = takeOut(proxy_get_property(changetype<usize>(bytes), bytes.byteLength, OUT, OUT + 4));
-  if (out === null) return null;
-  const text = String.UTF8.decodeUnsafe(out.ptr, out.size);
-  if (out.ptr != 0) heap.free(out.ptr);
-  return text;
+  return takeString(proxy_get_property(changetype<usize>(bytes), bytes.byteLength, OUT, OUT + 4));
 }
 
 export function nowNanos(): u64 {
@@ -159,20 +140,15 @@ export function setTickPeriod(ms: u32): u32 {
   return proxy_set_tick_period_milliseconds(ms);
 }
 
-/** Result of a dispatch: the host status and, when OK, the call's token. */
-export class CallResult {
-  constructor(
-    public status: u32,
-    public token: u32,
-  ) {}
-}
+/** The token of the last dispatch `httpCall` made. */
+export let callToken: u32 = 0;
 
 export function httpCall(
   cluster: ArrayBuffer,
   headers: ArrayBuffer,
   body: ArrayBuffer,
   timeoutMs: u32,
-): CallResult {
+): u32 {
   store<u32>(OUT, 0);
   const status = proxy_http_call(
     changetype<usize>(cluster),
@@ -186,7 +162,8 @@ export function httpCall(
     timeoutMs,
     OUT,
   );
-  return new CallResult(status, load<u32>(OUT));
+  callToken = load<u32>(OUT);
+  return status;
 }
 
 /** Defines a metric; returns its id, or -1 when the host refused. */

@@ -1,9 +1,10 @@
 // One root context: its configuration, its tick (heartbeat or traffic report), the reports
 // waiting for a 2xx, and the answers to its http calls.
 
-import { Config, ConfigReader, Mode } from './config';
+import { Config, Mode, configError, readConfig } from './config';
 import {
   BufferType,
+  callToken,
   LogLevel,
   MapType,
   MetricType,
@@ -20,7 +21,10 @@ import {
   nowNanos,
   random64,
   recordMetric,
+  releaseValue,
   setTickPeriod,
+  valuePtr,
+  valueSize,
 } from './host';
 import { Aggregate, Observation, ReportHead, sourceName } from './traffic';
 
@@ -49,14 +53,13 @@ function statusError(status: u32): string {
 /** The :status of the http call being answered; 0 when there is none (timeout, reset). */
 function callStatus(headers: u32): i32 {
   if (headers == 0) return 0;
-  const v = getHeader(MapType.HttpCallResponseHeaders, STATUS_KEY);
-  if (v === null) return 0;
+  if (!getHeader(MapType.HttpCallResponseHeaders, STATUS_KEY)) return 0;
   let code = 0;
-  for (let i: usize = 0; i < v.size; i++) {
-    const d = <i32>v.byteAt(i) - 0x30;
+  for (let i: usize = 0; i < valueSize; i++) {
+    const d = <i32>load<u8>(valuePtr + i) - 0x30;
     code = d >= 0 && d <= 9 && i < 3 ? code * 10 + d : -1000;
   }
-  v.release();
+  releaseValue();
   return code;
 }
 
@@ -102,12 +105,12 @@ export class Reporter {
   /** proxy_on_configure: false refuses the configuration (Envoy then rejects it). */
   configure(size: u32): bool {
     const text = size > 0 ? getBufferString(BufferType.PluginConfiguration, size) : '';
-    const reader = new ConfigReader(text === null ? '' : text);
-    if (!reader.read()) {
-      log(LogLevel.Critical, 'mesha reporter: invalid configuration: ' + reader.error);
+    const read = readConfig(text === null ? '' : text);
+    if (read === null) {
+      log(LogLevel.Critical, 'mesha reporter: invalid configuration: ' + configError());
       return false;
     }
-    const config = reader.config;
+    const config = read;
     this.config = config;
     if (!this.configured) {
       this.reporterId = hex16(random64());
@@ -233,18 +236,18 @@ export class Reporter {
 
   /** One proxy_http_call; a refused dispatch counts as failed. */
   private dispatch(body: ArrayBuffer, p: Pending | null): u32 {
-    const r = httpCall(
+    const status = httpCall(
       changetype<ArrayBuffer>(this.cluster),
       changetype<ArrayBuffer>(this.headers),
       body,
       this.config.timeoutMs,
     );
-    if (r.status != Status.Ok) this.count(FAILED, 1);
+    if (status != Status.Ok) this.count(FAILED, 1);
     if (p !== null) {
-      p.inFlight = r.status == Status.Ok;
-      p.token = r.token;
+      p.inFlight = status == Status.Ok;
+      p.token = callToken;
     }
-    return r.status;
+    return status;
   }
 
   private failed(why: string): void {

@@ -3,7 +3,7 @@
 // :path read when a configured route header is absent; one clock read when the stream ends
 // without response headers. Body sizes come from the callbacks' arguments, for free.
 
-import { HeaderValue, MapType, getHeader, nowNanos } from './host';
+import { MapType, getHeader, nowNanos, releaseValue, valuePtr, valueSize, valueText } from './host';
 import { Reporter } from './reporter';
 import { METHODS, METHOD_OTHER, MAX_ROUTE_CHARS, Observation, clip } from './traffic';
 
@@ -32,14 +32,14 @@ export class Stream extends Observation {
   }
 }
 
-function methodOf(v: HeaderValue | null): u8 {
-  if (v === null) return METHOD_OTHER;
+/** The method index of the header value just read (see `getHeader`). */
+function methodOfValue(): u8 {
   for (let m = 0; m < <i32>METHOD_OTHER; m++) {
     const name = METHODS[m];
-    if (<usize>name.length != v.size) continue;
+    if (<usize>name.length != valueSize) continue;
     let same = true;
     for (let i = 0; i < name.length; i++) {
-      if (<i32>v.byteAt(i) != name.charCodeAt(i)) {
+      if (<i32>load<u8>(valuePtr + i) != name.charCodeAt(i)) {
         same = false;
         break;
       }
@@ -49,44 +49,44 @@ function methodOf(v: HeaderValue | null): u8 {
   return METHOD_OTHER;
 }
 
-/** The first path segment: '/api/v1?x' -> 'api'; '/' or '' -> '/'; '*' -> '*'. */
-function firstSegment(v: HeaderValue | null): string {
-  if (v === null || v.size == 0) return '/';
-  let from: usize = v.byteAt(0) == 0x2f ? 1 : 0;
+/** The first path segment of the value just read: '/api/v1?x' -> 'api'; '/' or '' -> '/'; '*' -> '*'. */
+function firstSegmentOfValue(): string {
+  if (valueSize == 0) return '/';
+  const from: usize = load<u8>(valuePtr) == 0x2f ? 1 : 0;
   let to = from;
-  while (to < v.size) {
-    const c = v.byteAt(to);
+  while (to < valueSize) {
+    const c = load<u8>(valuePtr + to);
     if (c == 0x2f || c == 0x3f || c == 0x23) break;
     to++;
   }
   if (to == from) return '/';
   if (to - from > <usize>MAX_ROUTE_CHARS * 4) to = from + <usize>MAX_ROUTE_CHARS * 4;
-  return clip(v.text(from, to), MAX_ROUTE_CHARS);
+  return clip(valueText(from, to), MAX_ROUTE_CHARS);
 }
 
 function routeOf(routeHeader: ArrayBuffer | null): string {
-  if (routeHeader !== null) {
-    const v = getHeader(MapType.RequestHeaders, routeHeader);
-    if (v !== null) {
-      if (v.size > 0) {
-        const size = v.size > <usize>MAX_ROUTE_CHARS * 4 ? <usize>MAX_ROUTE_CHARS * 4 : v.size;
-        const route = clip(v.text(0, size), MAX_ROUTE_CHARS);
-        v.release();
-        return route;
-      }
-      v.release();
+  if (routeHeader !== null && getHeader(MapType.RequestHeaders, routeHeader)) {
+    if (valueSize > 0) {
+      const size = valueSize > <usize>MAX_ROUTE_CHARS * 4 ? <usize>MAX_ROUTE_CHARS * 4 : valueSize;
+      const route = clip(valueText(0, size), MAX_ROUTE_CHARS);
+      releaseValue();
+      return route;
     }
+    releaseValue();
   }
-  const path = getHeader(MapType.RequestHeaders, PATH_KEY);
-  const route = firstSegment(path);
-  if (path !== null) path.release();
+  if (!getHeader(MapType.RequestHeaders, PATH_KEY)) return '/';
+  const route = firstSegmentOfValue();
+  releaseValue();
   return route;
 }
 
 export function onRequestHeaders(s: Stream, routeHeader: ArrayBuffer | null): void {
-  const m = getHeader(MapType.RequestHeaders, METHOD_KEY);
-  s.method = methodOf(m);
-  if (m !== null) m.release();
+  let method = METHOD_OTHER;
+  if (getHeader(MapType.RequestHeaders, METHOD_KEY)) {
+    method = methodOfValue();
+    releaseValue();
+  }
+  s.method = method;
   s.route = routeOf(routeHeader);
   s.startNs = nowNanos();
   s.started = true;
@@ -94,12 +94,11 @@ export function onRequestHeaders(s: Stream, routeHeader: ArrayBuffer | null): vo
 
 export function onResponseHeaders(s: Stream): void {
   if (!s.started || s.answered) return;
-  const v = getHeader(MapType.ResponseHeaders, STATUS_KEY);
   let code: u8 = 0;
-  if (v !== null) {
-    const c = v.size == 3 ? <i32>v.byteAt(0) - 0x30 : 0;
+  if (getHeader(MapType.ResponseHeaders, STATUS_KEY)) {
+    const c = valueSize == 3 ? <i32>load<u8>(valuePtr) - 0x30 : 0;
     if (c >= 1 && c <= 5) code = <u8>c;
-    v.release();
+    releaseValue();
   }
   s.code = code;
   s.answered = true;
