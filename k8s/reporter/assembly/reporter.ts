@@ -53,7 +53,7 @@ function statusError(status: u32): string {
 /** The :status of the http call being answered; 0 when there is none (timeout, reset). */
 function callStatus(headers: u32): i32 {
   if (headers == 0) return 0;
-  if (!getHeader(MapType.HttpCallResponseHeaders, STATUS_KEY)) return 0;
+  if (!getHeader(MapType.HttpCallResponseHeaders, changetype<usize>(STATUS_KEY))) return 0;
   let code = 0;
   for (let i: usize = 0; i < valueSize; i++) {
     const d = <i32>load<u8>(valuePtr + i) - 0x30;
@@ -115,9 +115,11 @@ export class Reporter {
     if (!this.configured) {
       this.reporterId = hex16(random64());
       for (let i = 0; i < 5; i++) {
-        this.metrics[i] = defineMetric(
-          i == PENDING ? MetricType.Gauge : MetricType.Counter,
-          METRIC_NAMES[i],
+        unchecked(
+          (this.metrics[i] = defineMetric(
+            i == PENDING ? MetricType.Gauge : MetricType.Counter,
+            unchecked(METRIC_NAMES[i]),
+          )),
         );
       }
     }
@@ -174,7 +176,7 @@ export class Reporter {
   }
 
   private count(metric: i32, by: u64): void {
-    incrementMetric(this.metrics[metric], by);
+    incrementMetric(unchecked(this.metrics[metric]), by);
   }
 
   record(o: Observation): void {
@@ -206,7 +208,7 @@ export class Reporter {
       this.nextSeq += bodies.length;
       let dropped = 0;
       for (let i = 0; i < bodies.length; i++) {
-        this.pending.push(new Pending(bodies[i]));
+        this.pending.push(new Pending(unchecked(bodies[i])));
         if (this.pending.length > this.config.maxPending) {
           this.pending.shift();
           dropped++;
@@ -224,14 +226,14 @@ export class Reporter {
     // reset); the age check only guards against a host that loses one.
     const staleMs = <u64>this.config.timeoutMs * 2 + <u64>this.config.tickMs;
     for (let i = 0; i < this.pending.length; i++) {
-      const p = this.pending[i];
+      const p = unchecked(this.pending[i]);
       if (!p.inFlight || nowMs - p.sentAtMs >= staleMs) {
         p.sentAtMs = nowMs;
         const status = this.dispatch(p.body, p);
         if (status != Status.Ok) this.failed('dispatch: ' + statusError(status));
       }
     }
-    recordMetric(this.metrics[PENDING], this.pending.length);
+    recordMetric(unchecked(this.metrics[PENDING]), this.pending.length);
   }
 
   /** One proxy_http_call; a refused dispatch counts as failed. */
@@ -265,20 +267,25 @@ export class Reporter {
       this.count(ok ? SENT : FAILED, 1);
       return;
     }
+    const pending = this.pending;
+    const n = pending.length;
     let i = 0;
-    while (i < this.pending.length && !(this.pending[i].inFlight && this.pending[i].token == token))
-      i++;
-    if (i == this.pending.length) return; // dropped meanwhile
+    while (i < n && !(unchecked(pending[i]).inFlight && unchecked(pending[i]).token == token)) i++;
+    if (i == n) return; // dropped meanwhile
+    const answered = unchecked(pending[i]);
     if (ok) {
-      this.pending.splice(i, 1);
+      // Remove it, keeping the others in order: move it to the front, then shift it out.
+      for (let j = i; j > 0; j--) unchecked((pending[j] = pending[j - 1]));
+      unchecked((pending[0] = answered));
+      pending.shift();
       this.count(SENT, 1);
       if (!this.delivering) log(LogLevel.Info, 'mesha reporter: reports delivered again');
       this.delivering = true;
     } else {
-      this.pending[i].inFlight = false;
+      answered.inFlight = false;
       this.count(FAILED, 1);
       this.failed(code == 0 ? 'no answer' : 'collector answered ' + decimal(code));
     }
-    recordMetric(this.metrics[PENDING], this.pending.length);
+    recordMetric(unchecked(this.metrics[PENDING]), this.pending.length);
   }
 }

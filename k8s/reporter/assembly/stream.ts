@@ -35,11 +35,13 @@ export class Stream extends Observation {
 /** The method index of the header value just read (see `getHeader`). */
 function methodOfValue(): u8 {
   for (let m = 0; m < <i32>METHOD_OTHER; m++) {
-    const name = METHODS[m];
-    if (<usize>name.length != valueSize) continue;
+    // Raw UTF-16 reads: no managed value crosses a call (no shadow-stack frame here).
+    const name = changetype<usize>(unchecked(METHODS[m]));
+    const n = <usize>(load<u32>(name - 4) >> 1);
+    if (n != valueSize) continue;
     let same = true;
-    for (let i = 0; i < name.length; i++) {
-      if (<i32>load<u8>(valuePtr + i) != name.charCodeAt(i)) {
+    for (let i: usize = 0; i < n; i++) {
+      if (<u16>load<u8>(valuePtr + i) != load<u16>(name + (i << 1))) {
         same = false;
         break;
       }
@@ -60,21 +62,25 @@ function firstSegmentOfValue(): string {
     to++;
   }
   if (to == from) return '/';
+  return routeText(from, to);
+}
+
+/** Bytes `from`..`to` of the value just read as a route key: at most MAX_ROUTE_CHARS units. */
+function routeText(from: usize, to: usize): string {
   if (to - from > <usize>MAX_ROUTE_CHARS * 4) to = from + <usize>MAX_ROUTE_CHARS * 4;
   return clip(valueText(from, to), MAX_ROUTE_CHARS);
 }
 
 function routeOf(routeHeader: ArrayBuffer | null): string {
-  if (routeHeader !== null && getHeader(MapType.RequestHeaders, routeHeader)) {
+  if (routeHeader !== null && getHeader(MapType.RequestHeaders, changetype<usize>(routeHeader))) {
     if (valueSize > 0) {
-      const size = valueSize > <usize>MAX_ROUTE_CHARS * 4 ? <usize>MAX_ROUTE_CHARS * 4 : valueSize;
-      const route = clip(valueText(0, size), MAX_ROUTE_CHARS);
+      const route = routeText(0, valueSize);
       releaseValue();
       return route;
     }
     releaseValue();
   }
-  if (!getHeader(MapType.RequestHeaders, PATH_KEY)) return '/';
+  if (!getHeader(MapType.RequestHeaders, changetype<usize>(PATH_KEY))) return '/';
   const route = firstSegmentOfValue();
   releaseValue();
   return route;
@@ -82,7 +88,7 @@ function routeOf(routeHeader: ArrayBuffer | null): string {
 
 export function onRequestHeaders(s: Stream, routeHeader: ArrayBuffer | null): void {
   let method = METHOD_OTHER;
-  if (getHeader(MapType.RequestHeaders, METHOD_KEY)) {
+  if (getHeader(MapType.RequestHeaders, changetype<usize>(METHOD_KEY))) {
     method = methodOfValue();
     releaseValue();
   }
@@ -95,7 +101,7 @@ export function onRequestHeaders(s: Stream, routeHeader: ArrayBuffer | null): vo
 export function onResponseHeaders(s: Stream): void {
   if (!s.started || s.answered) return;
   let code: u8 = 0;
-  if (getHeader(MapType.ResponseHeaders, STATUS_KEY)) {
+  if (getHeader(MapType.ResponseHeaders, changetype<usize>(STATUS_KEY))) {
     const c = valueSize == 3 ? <i32>load<u8>(valuePtr) - 0x30 : 0;
     if (c >= 1 && c <= 5) code = <u8>c;
     releaseValue();

@@ -1,7 +1,16 @@
 // Traffic aggregation for one reporting window and the v1 report body
 // (src/reports/report-v1.schema.json).
 
-import { wAscii, wByte, wJsonString, wMillisFromNanos, wTake, wU64 } from './writer';
+import {
+  wAscii,
+  wByte,
+  wJsonString,
+  wMillisFromNanos,
+  wNext,
+  wTake,
+  wTemplate,
+  wU64,
+} from './writer';
 
 /** Shared duration bucket bounds in ms ($defs.bucketBoundsMs); one more bucket for +Inf. */
 const BOUNDS_MS: StaticArray<u64> = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
@@ -142,7 +151,7 @@ export class Aggregate {
     let inBody = 0;
     // The distinct routes in order of arrival, then the overflow route.
     for (let r = 0; r <= nr; r++) {
-      const rc = r < nr ? routes[r] : this.overflow;
+      const rc = r < nr ? unchecked(routes[r]) : this.overflow;
       if (rc === null) continue;
       for (let i = 0; i < CELLS; i++) {
         const cell = unchecked(rc.cells[i]);
@@ -168,29 +177,38 @@ function closeBody(): ArrayBuffer {
   return wTake();
 }
 
+/** One entry of `counts`; '~' marks the values (see `wTemplate`). */
+// One literal each (the compiler does not fold concatenated constants).
+const COUNT_JSON =
+  '{"method":"~","code":"~","route":~,"n":~,"duration_buckets":[~],"duration_sum_ms":~,"bytes_in":~,"bytes_out":~}';
+
 function writeCount(route: usize, index: i32, cell: usize): void {
-  wAscii(changetype<usize>('{"method":"'));
+  wTemplate(changetype<usize>(COUNT_JSON));
   wAscii(changetype<usize>(unchecked(METHODS[index / CODE_CLASSES])));
-  wAscii(changetype<usize>('","code":"'));
+  wNext();
   wAscii(changetype<usize>(unchecked(CODES[index % CODE_CLASSES])));
-  wAscii(changetype<usize>('","route":'));
+  wNext();
   wJsonString(route);
-  wAscii(changetype<usize>(',"n":'));
+  wNext();
   wU64(load<u64>(cell + AT_N));
-  wAscii(changetype<usize>(',"duration_buckets":['));
+  wNext();
   const buckets = cell + AT_BUCKETS;
   for (let b = 0; b < BUCKETS; b++) {
     if (b > 0) wByte(0x2c);
     wU64(load<u64>(buckets + ((<usize>b) << 3)));
   }
-  wAscii(changetype<usize>('],"duration_sum_ms":'));
+  wNext();
   wMillisFromNanos(load<u64>(cell + AT_SUM_NS));
-  wAscii(changetype<usize>(',"bytes_in":'));
+  wNext();
   wU64(load<u64>(cell + AT_BYTES_IN));
-  wAscii(changetype<usize>(',"bytes_out":'));
+  wNext();
   wU64(load<u64>(cell + AT_BYTES_OUT));
-  wByte(0x7d);
+  wNext();
 }
+
+/** A report up to its counts; '~' marks the values (see `wTemplate`). */
+const HEAD_JSON =
+  '{"v":1,"reporter":{"id":"~","seq":~},"source":{"workload":~,"namespace":~,"pod":~},"window":{"start_ms":~,"end_ms":~},"buckets_ms":[5,10,25,50,100,250,500,1000,2500,5000,10000],"counts":[';
 
 /** Everything in a report before its counts. */
 export class ReportHead {
@@ -203,24 +221,22 @@ export class ReportHead {
   ) {}
 
   open(seq: u64): void {
-    wAscii(changetype<usize>('{"v":1,"reporter":{"id":"'));
+    wTemplate(changetype<usize>(HEAD_JSON));
     wAscii(changetype<usize>(this.reporterId));
-    wAscii(changetype<usize>('","seq":'));
+    wNext();
     wU64(seq);
+    wNext();
     const source = this.source;
-    wAscii(changetype<usize>('},"source":{"workload":'));
     wJsonString(changetype<usize>(unchecked(source[0])));
-    wAscii(changetype<usize>(',"namespace":'));
+    wNext();
     wJsonString(changetype<usize>(unchecked(source[1])));
-    wAscii(changetype<usize>(',"pod":'));
+    wNext();
     wJsonString(changetype<usize>(unchecked(source[2])));
-    wAscii(changetype<usize>('},"window":{"start_ms":'));
+    wNext();
     wU64(this.startMs);
-    wAscii(changetype<usize>(',"end_ms":'));
+    wNext();
     wU64(this.endMs);
-    wAscii(
-      changetype<usize>('},"buckets_ms":[5,10,25,50,100,250,500,1000,2500,5000,10000],"counts":['),
-    );
+    wNext();
   }
 }
 

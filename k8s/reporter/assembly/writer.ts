@@ -36,6 +36,29 @@ export function wAscii(s: usize): void {
   len += n;
 }
 
+let template: usize = 0;
+let templateAt: i32 = 0;
+
+/** Starts writing the ASCII template `t`, in which '~' marks each place a value goes: writes it up
+ * to its first mark. Each `wNext()` then writes on to the next mark (or the end). */
+export function wTemplate(t: usize): void {
+  template = t;
+  templateAt = 0;
+  wNext();
+}
+
+export function wNext(): void {
+  const n = strLen(template);
+  let i = templateAt;
+  while (i < n) {
+    const c = <i32>load<u16>(template + ((<usize>i) << 1));
+    i++;
+    if (c == 0x7e) break;
+    wByte(c);
+  }
+  templateAt = i;
+}
+
 /** Appends a JSON string literal; everything outside printable ASCII is \u-escaped so the body is pure ASCII. */
 export function wJsonString(s: usize): void {
   wByte(0x22);
