@@ -29,7 +29,7 @@ const MAX_CONFIG_CHARS = 65536;
 const MAX_STRING_CHARS = 4096;
 const MAX_EXTRA_HEADERS = 32;
 /** Headers the plugin sets itself (or the proxy derives): an extra one would duplicate or contradict them. */
-const RESERVED_HEADERS: string[] = [
+const RESERVED_HEADERS: StaticArray<string> = [
   'accept',
   'content-type',
   'content-length',
@@ -129,54 +129,85 @@ function members(depth: i32): bool {
   }
 }
 
+/** The known settings; `setting` dispatches on the index. The first six take strings. */
+const SETTINGS: StaticArray<string> = [
+  'cluster',
+  'authority',
+  'path',
+  'message',
+  'route_header',
+  'mode',
+  'tick_ms',
+  'timeout_ms',
+  'max_keys',
+  'max_pending',
+  'headers',
+];
+const CLUSTER = 0;
+const AUTHORITY = 1;
+const MESSAGE = 3;
+const ROUTE_HEADER = 4;
+const MODE = 5;
+const TICK_MS = 6;
+const TIMEOUT_MS = 7;
+const MAX_KEYS = 8;
+const MAX_PENDING = 9;
+
+/** The position of `s` in `list`, or -1. Raw reads of both (they are static or held by the
+ * caller), so no managed value crosses a call. */
+function indexIn(list: StaticArray<string>, s: string): i32 {
+  const base = changetype<usize>(list);
+  const n = <i32>(load<u32>(base - 4) >> alignof<usize>());
+  const p = changetype<usize>(s);
+  const size = load<u32>(p - 4);
+  for (let i = 0; i < n; i++) {
+    const q = load<usize>(base + ((<usize>i) << alignof<usize>()));
+    if (load<u32>(q - 4) == size && memory.compare(p, q, size) == 0) return i;
+  }
+  return -1;
+}
+
 function setting(key: string): bool {
   const cfg = config;
-  if (
-    key == 'cluster' ||
-    key == 'authority' ||
-    key == 'path' ||
-    key == 'message' ||
-    key == 'route_header' ||
-    key == 'mode'
-  ) {
+  const k = indexIn(SETTINGS, key);
+  if (k < 0) return field(key, 'is not a known setting');
+  if (k <= MODE) {
     const s = stringValue(key);
     if (s === null) return false;
-    if (key == 'message') {
+    if (k == MESSAGE) {
       cfg.message = s;
-    } else if (key == 'route_header') {
-      if (s.startsWith(':')) return field(key, 'must not be a pseudo-header');
+    } else if (k == ROUTE_HEADER) {
+      if (firstUnit(s) == 0x3a) return field(key, 'must not be a pseudo-header');
       cfg.routeHeader = asciiLower(s);
-    } else if (key == 'mode') {
+    } else if (k == MODE) {
       if (s == 'heartbeat') cfg.mode = Mode.Heartbeat;
       else if (s == 'traffic') cfg.mode = Mode.Traffic;
       else return field(key, 'must be "heartbeat" or "traffic"');
     } else if (s.length == 0) {
       return field(key, 'must not be empty');
-    } else if (key == 'cluster') {
+    } else if (k == CLUSTER) {
       cfg.cluster = s;
-    } else if (key == 'authority') {
+    } else if (k == AUTHORITY) {
       cfg.authority = s;
     } else {
-      if (!s.startsWith('/')) return field(key, "must start with '/'");
+      if (firstUnit(s) != 0x2f) return field(key, "must start with '/'");
       cfg.path = s;
     }
     return true;
   }
-  if (key == 'tick_ms') return intValue(key, 1, 86400000);
-  if (key == 'timeout_ms') return intValue(key, 1, 3600000);
-  if (key == 'max_keys') return intValue(key, 1, 10000);
-  if (key == 'max_pending') return intValue(key, 1, 1000);
-  if (key == 'headers') {
-    if (peek() != 0x7b) return field(key, 'must be an object of strings');
+  if (k == TICK_MS) return intValue(key, k, 1, 86400000);
+  if (k == TIMEOUT_MS) return intValue(key, k, 1, 3600000);
+  if (k == MAX_KEYS) return intValue(key, k, 1, 10000);
+  if (k == MAX_PENDING) return intValue(key, k, 1, 1000);
+  // the last one: headers
+  if (peek() != 0x7b) return field(key, 'must be an object of strings');
+  at++;
+  cfg.headers = [];
+  if (ws() == 0x7d) {
     at++;
-    cfg.headers = [];
-    if (ws() == 0x7d) {
-      at++;
-      return true;
-    }
-    return members(1);
+    return true;
   }
-  return field(key, 'is not a known setting');
+  return members(1);
 }
 
 function extraHeader(name: string, count: i32): bool {
@@ -184,7 +215,7 @@ function extraHeader(name: string, count: i32): bool {
   if (count > MAX_EXTRA_HEADERS) return field('headers', 'has more than 32 entries');
   if (name.length == 0 || name.length > 256 || badChars(name, true))
     return field(key, 'is not a valid header name');
-  if (RESERVED_HEADERS.includes(asciiLower(name))) return field(key, 'is set by the plugin');
+  if (indexIn(RESERVED_HEADERS, asciiLower(name)) >= 0) return field(key, 'is set by the plugin');
   const value = stringValue(key);
   if (value === null) return false;
   const headers = config.headers;
@@ -207,7 +238,7 @@ function stringValue(key: string): string | null {
   return s;
 }
 
-function intValue(key: string, min: i32, max: i32): bool {
+function intValue(key: string, k: i32, min: i32, max: i32): bool {
   const c = peek();
   if (c != 0x2d && (c < 0x30 || c > 0x39)) return field(key, 'must be an integer');
   const n = num();
@@ -217,9 +248,9 @@ function intValue(key: string, min: i32, max: i32): bool {
   }
   const cfg = config;
   const v = <i32>n;
-  if (key == 'tick_ms') cfg.tickMs = v;
-  else if (key == 'timeout_ms') cfg.timeoutMs = v;
-  else if (key == 'max_keys') cfg.maxKeys = v;
+  if (k == TICK_MS) cfg.tickMs = v;
+  else if (k == TIMEOUT_MS) cfg.timeoutMs = v;
+  else if (k == MAX_KEYS) cfg.maxKeys = v;
   else cfg.maxPending = v;
   return true;
 }
@@ -306,6 +337,12 @@ function str(): string | null {
     out += String.fromCharCode(code);
     run = at;
   }
+}
+
+/** The first UTF-16 unit of `s`, or -1 when it is empty. */
+function firstUnit(s: string): i32 {
+  const p = changetype<usize>(s);
+  return load<u32>(p - 4) == 0 ? -1 : <i32>load<u16>(p);
 }
 
 /** NUL, CR, LF (and, for header names, space and ':') are refused. */

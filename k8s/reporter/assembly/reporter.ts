@@ -84,6 +84,11 @@ const METRIC_NAMES: StaticArray<string> = [
   'mesha_reporter_reports_pending',
 ];
 
+/** Adds `by` to metric `i` of the id block `metrics` (a Reporter's `metrics`, passed raw). */
+function countMetric(metrics: usize, i: i32, by: u64): void {
+  incrementMetric(load<i64>(metrics + ((<usize>i) << 3)), by);
+}
+
 export class Reporter {
   config: Config = new Config();
   configured: bool = false;
@@ -175,10 +180,6 @@ export class Reporter {
     return encodeHeaderMap(h, config.headers);
   }
 
-  private count(metric: i32, by: u64): void {
-    incrementMetric(unchecked(this.metrics[metric]), by);
-  }
-
   record(o: Observation): void {
     const agg = this.aggregate;
     if (agg === null) return;
@@ -196,7 +197,7 @@ export class Reporter {
       log(LogLevel.Info, 'OnTick method is called after dispatchHttpCall ');
       return;
     }
-    this.count(OBSERVED, this.observedSinceTick);
+    countMetric(changetype<usize>(this.metrics), OBSERVED, this.observedSinceTick);
     this.observedSinceTick = 0;
     const nowMs = nowNanos() / 1000000;
     const agg = this.aggregate;
@@ -215,7 +216,7 @@ export class Reporter {
         }
       }
       if (dropped > 0) {
-        this.count(DROPPED, dropped);
+        countMetric(changetype<usize>(this.metrics), DROPPED, dropped);
         log(
           LogLevel.Warn,
           'mesha reporter: dropped ' + decimal(dropped) + ' report(s) past max_pending',
@@ -233,7 +234,7 @@ export class Reporter {
         if (status != Status.Ok) this.failed('dispatch: ' + statusError(status));
       }
     }
-    recordMetric(unchecked(this.metrics[PENDING]), this.pending.length);
+    recordMetric(load<i64>(changetype<usize>(this.metrics), PENDING << 3), this.pending.length);
   }
 
   /** One proxy_http_call; a refused dispatch counts as failed. */
@@ -244,7 +245,7 @@ export class Reporter {
       body,
       this.config.timeoutMs,
     );
-    if (status != Status.Ok) this.count(FAILED, 1);
+    if (status != Status.Ok) countMetric(changetype<usize>(this.metrics), FAILED, 1);
     if (p !== null) {
       p.inFlight = status == Status.Ok;
       p.token = callToken;
@@ -264,7 +265,7 @@ export class Reporter {
     const ok = code >= 200 && code < 300;
     if (this.config.mode == Mode.Heartbeat) {
       log(LogLevel.Info, 'wasm callback...');
-      this.count(ok ? SENT : FAILED, 1);
+      countMetric(changetype<usize>(this.metrics), ok ? SENT : FAILED, 1);
       return;
     }
     const pending = this.pending;
@@ -278,14 +279,14 @@ export class Reporter {
       for (let j = i; j > 0; j--) unchecked((pending[j] = pending[j - 1]));
       unchecked((pending[0] = answered));
       pending.shift();
-      this.count(SENT, 1);
+      countMetric(changetype<usize>(this.metrics), SENT, 1);
       if (!this.delivering) log(LogLevel.Info, 'mesha reporter: reports delivered again');
       this.delivering = true;
     } else {
       answered.inFlight = false;
-      this.count(FAILED, 1);
+      countMetric(changetype<usize>(this.metrics), FAILED, 1);
       this.failed(code == 0 ? 'no answer' : 'collector answered ' + decimal(code));
     }
-    recordMetric(unchecked(this.metrics[PENDING]), this.pending.length);
+    recordMetric(load<i64>(changetype<usize>(this.metrics), PENDING << 3), this.pending.length);
   }
 }

@@ -14,6 +14,8 @@ const STATUS_KEY = String.UTF8.encode(':status');
 /** A stream being observed; it is its own observation, handed to the aggregation when it ends. */
 export class Stream extends Observation {
   reporter: Reporter | null = null;
+  /** The next recycled record while this one waits in the spare list (see index.ts). */
+  nextSpare: Stream | null = null;
   started: bool = false;
   answered: bool = false;
   startNs: u64 = 0;
@@ -36,7 +38,7 @@ export class Stream extends Observation {
 function methodOfValue(): u8 {
   for (let m = 0; m < <i32>METHOD_OTHER; m++) {
     // Raw UTF-16 reads: no managed value crosses a call (no shadow-stack frame here).
-    const name = changetype<usize>(unchecked(METHODS[m]));
+    const name = load<usize>(changetype<usize>(METHODS) + ((<usize>m) << alignof<usize>()));
     const n = <usize>(load<u32>(name - 4) >> 1);
     if (n != valueSize) continue;
     let same = true;

@@ -184,9 +184,13 @@ const COUNT_JSON =
 
 function writeCount(route: usize, index: i32, cell: usize): void {
   wTemplate(changetype<usize>(COUNT_JSON));
-  wAscii(changetype<usize>(unchecked(METHODS[index / CODE_CLASSES])));
+  wAscii(
+    load<usize>(changetype<usize>(METHODS) + ((<usize>(index / CODE_CLASSES)) << alignof<usize>())),
+  );
   wNext();
-  wAscii(changetype<usize>(unchecked(CODES[index % CODE_CLASSES])));
+  wAscii(
+    load<usize>(changetype<usize>(CODES) + ((<usize>(index % CODE_CLASSES)) << alignof<usize>())),
+  );
   wNext();
   wJsonString(route);
   wNext();
