@@ -95,11 +95,6 @@ function clearOut(): void {
   store<u64>(OUT, 0);
 }
 
-export function log(level: LogLevel, message: string): void {
-  const bytes = String.UTF8.encode(message);
-  proxy_log(level, changetype<usize>(bytes), bytes.byteLength);
-}
-
 /** Logs straight from a static byte area: usable when allocating is not safe (abort). */
 export function logRaw(level: LogLevel, ptr: usize, size: usize): void {
   proxy_log(level, ptr, size);

@@ -9,7 +9,6 @@ import {
   MapType,
   MetricType,
   Status,
-  decimal,
   defineMetric,
   encodeHeaderMap,
   getBufferString,
@@ -17,7 +16,6 @@ import {
   getPropertyString,
   httpCall,
   incrementMetric,
-  log,
   nowNanos,
   random64,
   recordMetric,
@@ -27,6 +25,7 @@ import {
   valueSize,
 } from './host';
 import { Aggregate, Observation, ReportHead, sourceName } from './traffic';
+import { wAscii, wDecimal, wLog, wTemplate, wU64, wUtf8 } from './writer';
 
 const HEARTBEAT_BODY = String.UTF8.encode("i'm wasm from wasm filter !!!");
 const STATUS_KEY = String.UTF8.encode(':status');
@@ -41,13 +40,32 @@ function hex16(x: u64): string {
   return s;
 }
 
-/** The proxy-wasm Go SDK's wording for a failed call, as the seed logged it. */
-function statusError(status: u32): string {
-  const prefix = 'error status returned by host: ';
-  if (status == 1) return prefix + 'not found';
-  if (status == 2) return prefix + 'bad argument';
-  if (status == 10) return prefix + 'internal failure';
-  return 'unknown status code: ' + decimal(status);
+/** Appends the proxy-wasm Go SDK's wording for a failed call, as the seed logged it. */
+function wStatusError(status: u32): void {
+  if (status == 1 || status == 2 || status == 10) {
+    wAscii(changetype<usize>('error status returned by host: '));
+    wAscii(
+      changetype<usize>(
+        status == 1 ? 'not found' : status == 2 ? 'bad argument' : 'internal failure',
+      ),
+    );
+  } else {
+    wAscii(changetype<usize>('unknown status code: '));
+    wU64(status);
+  }
+}
+
+/** Logs `template` with its one '~' replaced by the host status' description. */
+function logStatus(level: LogLevel, template: string, status: u32): void {
+  wTemplate(changetype<usize>(template));
+  wStatusError(status);
+  wLog(level);
+}
+
+/** Logs a fixed ASCII line. */
+function logLine(level: LogLevel, line: string): void {
+  wTemplate(changetype<usize>(line));
+  wLog(level);
 }
 
 /** The :status of the http call being answered; 0 when there is none (timeout, reset). */
@@ -112,7 +130,10 @@ export class Reporter {
     const text = size > 0 ? getBufferString(BufferType.PluginConfiguration, size) : '';
     const read = readConfig(text === null ? '' : text);
     if (read === null) {
-      log(LogLevel.Critical, 'mesha reporter: invalid configuration: ' + configError());
+      // The error is held by the config module while this line is built (no allocation meanwhile).
+      wTemplate(changetype<usize>('mesha reporter: invalid configuration: '));
+      wUtf8(changetype<usize>(configError()));
+      wLog(LogLevel.Critical);
       return false;
     }
     const config = read;
@@ -140,10 +161,12 @@ export class Reporter {
     this.configured = true;
     const status = setTickPeriod(config.tickMs);
     if (status != Status.Ok) {
-      log(LogLevel.Critical, 'failed to set tick period: ' + statusError(status));
+      logStatus(LogLevel.Critical, 'failed to set tick period: ~', status);
       return false;
     }
-    log(LogLevel.Info, 'set tick period milliseconds: ' + decimal(config.tickMs));
+    wTemplate(changetype<usize>('set tick period milliseconds: '));
+    wU64(config.tickMs);
+    wLog(LogLevel.Info);
     return true;
   }
 
@@ -190,11 +213,10 @@ export class Reporter {
   tick(): void {
     if (!this.configured) return;
     if (this.config.mode == Mode.Heartbeat) {
-      log(LogLevel.Info, 'OnTick method is called before dispatchHttpCall ');
+      logLine(LogLevel.Info, 'OnTick method is called before dispatchHttpCall ');
       const status = this.dispatch(HEARTBEAT_BODY, null);
-      if (status != Status.Ok)
-        log(LogLevel.Critical, 'dispatch httpcall failed: ' + statusError(status));
-      log(LogLevel.Info, 'OnTick method is called after dispatchHttpCall ');
+      if (status != Status.Ok) logStatus(LogLevel.Critical, 'dispatch httpcall failed: ~', status);
+      logLine(LogLevel.Info, 'OnTick method is called after dispatchHttpCall ');
       return;
     }
     countMetric(changetype<usize>(this.metrics), OBSERVED, this.observedSinceTick);
@@ -217,10 +239,9 @@ export class Reporter {
       }
       if (dropped > 0) {
         countMetric(changetype<usize>(this.metrics), DROPPED, dropped);
-        log(
-          LogLevel.Warn,
-          'mesha reporter: dropped ' + decimal(dropped) + ' report(s) past max_pending',
-        );
+        wTemplate(changetype<usize>('mesha reporter: dropped ~ report(s) past max_pending'));
+        wU64(dropped);
+        wLog(LogLevel.Warn);
       }
     }
     // (Re-)send what is not awaiting an answer. An answer always comes (reply, timeout or
@@ -231,7 +252,7 @@ export class Reporter {
       if (!p.inFlight || nowMs - p.sentAtMs >= staleMs) {
         p.sentAtMs = nowMs;
         const status = this.dispatch(p.body, p);
-        if (status != Status.Ok) this.failed('dispatch: ' + statusError(status));
+        if (status != Status.Ok) this.failed(status, 0);
       }
     }
     recordMetric(load<i64>(changetype<usize>(this.metrics), PENDING << 3), this.pending.length);
@@ -253,10 +274,23 @@ export class Reporter {
     return status;
   }
 
-  private failed(why: string): void {
+  /** A failed attempt: a refused dispatch (`status`, not OK), else the collector's answer `code`
+   * (0: none). */
+  private failed(status: u32, code: i32): void {
     // Logged once per outage, not once per attempt.
-    if (this.delivering)
-      log(LogLevel.Warn, 'mesha reporter: reports not delivered (' + why + '), will retry');
+    if (this.delivering) {
+      wTemplate(changetype<usize>('mesha reporter: reports not delivered (~), will retry'));
+      if (status != Status.Ok) {
+        wAscii(changetype<usize>('dispatch: '));
+        wStatusError(status);
+      } else if (code == 0) {
+        wAscii(changetype<usize>('no answer'));
+      } else {
+        wAscii(changetype<usize>('collector answered '));
+        wDecimal(code);
+      }
+      wLog(LogLevel.Warn);
+    }
     this.delivering = false;
   }
 
@@ -264,7 +298,7 @@ export class Reporter {
     const code = callStatus(headers);
     const ok = code >= 200 && code < 300;
     if (this.config.mode == Mode.Heartbeat) {
-      log(LogLevel.Info, 'wasm callback...');
+      logLine(LogLevel.Info, 'wasm callback...');
       countMetric(changetype<usize>(this.metrics), ok ? SENT : FAILED, 1);
       return;
     }
@@ -280,12 +314,12 @@ export class Reporter {
       unchecked((pending[0] = answered));
       pending.shift();
       countMetric(changetype<usize>(this.metrics), SENT, 1);
-      if (!this.delivering) log(LogLevel.Info, 'mesha reporter: reports delivered again');
+      if (!this.delivering) logLine(LogLevel.Info, 'mesha reporter: reports delivered again');
       this.delivering = true;
     } else {
       answered.inFlight = false;
       countMetric(changetype<usize>(this.metrics), FAILED, 1);
-      this.failed(code == 0 ? 'no answer' : 'collector answered ' + decimal(code));
+      this.failed(Status.Ok, code);
     }
     recordMetric(load<i64>(changetype<usize>(this.metrics), PENDING << 3), this.pending.length);
   }

@@ -1,7 +1,10 @@
-// An append-only ASCII byte buffer for building JSON report bodies without intermediate strings.
+// An append-only byte buffer for building JSON report bodies and log lines without intermediate
+// strings.
 // One module-level buffer in unmanaged memory (bodies are built one at a time): it grows to the
 // largest body once and is reused. Strings come in as raw pointers (`changetype<usize>(s)`), so no
 // managed reference crosses a call here and the incremental runtime's shadow stack stays out.
+
+import { proxy_log } from './env';
 
 let buf: usize = 0;
 let cap: i32 = 0;
@@ -80,6 +83,27 @@ export function wJsonString(s: usize): void {
     }
   }
   wByte(0x22);
+}
+
+/** Appends UTF-16 text as UTF-8 (for log lines; report bodies stay ASCII). */
+export function wUtf8(s: usize): void {
+  const n = strLen(s);
+  const at = reserve(n * 3);
+  len += <i32>String.UTF8.encodeUnsafe(s, n, at);
+}
+
+/** Appends `n` in decimal, with a '-' when negative. */
+export function wDecimal(n: i64): void {
+  if (n < 0) wByte(0x2d);
+  wU64(<u64>(n < 0 ? -n : n));
+}
+
+/** Ends a log line started with `wTemplate`: writes the rest of the template, logs the line at
+ * `level` and empties the buffer. */
+export function wLog(level: i32): void {
+  wNext();
+  proxy_log(level, buf, len);
+  len = 0;
 }
 
 export function wU64(n: u64): void {
