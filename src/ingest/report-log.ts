@@ -49,12 +49,7 @@ export class ReportLog {
     // PinoLogger.logger is the pino instance: one object per line, no copy to add the context.
     this.logger.logger.info(
       {
-        context: 'ReportLog',
-        event: 'report',
-        receivedAt: new Date(report.receivedAtMs).toISOString(),
-        date: seedTime(report.receivedAtMs),
-        params: paramsObject(report.params),
-        melonMsg: report.melonMsg,
+        ...baseFields(report),
         body: truncated ? text.slice(0, this.bodyMaxChars) : text,
         bodyBytes: report.body.length,
         bodyTruncated: truncated,
@@ -68,12 +63,7 @@ export class ReportLog {
   structuredReport(report: TextReport, summary: ReportSummary): void {
     this.logger.logger.info(
       {
-        context: 'ReportLog',
-        event: 'report',
-        receivedAt: new Date(report.receivedAtMs).toISOString(),
-        date: seedTime(report.receivedAtMs),
-        params: paramsObject(report.params),
-        melonMsg: report.melonMsg,
+        ...baseFields(report),
         report: summary,
         bodyBytes: report.body.length,
         remoteAddress: report.remoteAddress,
@@ -83,4 +73,16 @@ export class ReportLog {
         : 'structured report accepted',
     );
   }
+}
+
+/** The fields every report log line starts with, text or structured. */
+function baseFields(report: TextReport) {
+  return {
+    context: 'ReportLog',
+    event: 'report',
+    receivedAt: new Date(report.receivedAtMs).toISOString(),
+    date: seedTime(report.receivedAtMs),
+    params: paramsObject(report.params),
+    melonMsg: report.melonMsg,
+  };
 }
