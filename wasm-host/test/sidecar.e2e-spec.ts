@@ -150,6 +150,7 @@ describe('sidecar CLI', () => {
     [['--upstream', 'http://127.0.0.1:1', '--concurrency', 'two'], '--concurrency'],
     [['--upstream', 'http://127.0.0.1:1', '--cluster', 'nourl'], '--cluster'],
     [['--upstream', 'http://127.0.0.1:1', '--listen', 'localhost'], '--listen'],
+    [['--upstream', 'http://127.0.0.1:1', '--log-level', 'toString'], '--log-level'],
   ])('rejects bad flags %j with a usage error and exit code 2', async (args, mention) => {
     const proc = startProcess(
       process.execPath,

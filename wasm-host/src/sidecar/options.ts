@@ -124,7 +124,7 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
     throw new UsageError(`--concurrency: expected an integer 1..64, got "${values.concurrency}"`);
   }
   const level = values['log-level'] ?? 'info';
-  if (!(level in LEVELS)) throw new UsageError(`--log-level: unknown level "${level}"`);
+  if (!Object.hasOwn(LEVELS, level)) throw new UsageError(`--log-level: unknown level "${level}"`);
   const fail = values['fail-strategy'] ?? 'FAIL_CLOSE';
   if (fail !== 'FAIL_CLOSE' && fail !== 'FAIL_OPEN') {
     throw new UsageError(`--fail-strategy: expected FAIL_CLOSE or FAIL_OPEN, got "${fail}"`);
