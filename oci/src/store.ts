@@ -37,11 +37,20 @@ export function imageDir(storeDir: string, canonicalRef: string): string {
   return join(storeDir, sha256Hex(Buffer.from(canonicalRef, 'utf8')));
 }
 
+/** The file operations saveImage's swap uses; tests inject a failing one. */
+export interface StoreFsOps {
+  rename(from: string, to: string): Promise<void>;
+}
+
 /**
  * Writes every file into a temporary folder beside the final one and renames it into place, so a reader sees the
  * old image or the new one, never half of either. Digests are verified before this is called.
  */
-export async function saveImage(storeDir: string, image: ImageToStore): Promise<string> {
+export async function saveImage(
+  storeDir: string,
+  image: ImageToStore,
+  fsOps: StoreFsOps = { rename },
+): Promise<string> {
   const target = imageDir(storeDir, image.ref);
   const info: StoredImage = {
     ref: image.ref,
@@ -62,14 +71,20 @@ export async function saveImage(storeDir: string, image: ImageToStore): Promise<
     if (image.runtimeConfig) await writeFile(join(tmp, 'runtime-config.json'), image.runtimeConfig);
     await writeFile(join(tmp, 'info.json'), JSON.stringify(info, null, 2) + '\n');
     const old = `${tmp}.old`;
-    const replaced = await rename(target, old).then(
+    const replaced = await fsOps.rename(target, old).then(
       () => true,
       (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return false;
         throw err;
       },
     );
-    await rename(tmp, target);
+    try {
+      await fsOps.rename(tmp, target);
+    } catch (err) {
+      // Put the previous image back so a failed pull leaves the store as it was.
+      if (replaced) await fsOps.rename(old, target);
+      throw err;
+    }
     tmp = undefined;
     if (replaced) await rm(old, { recursive: true, force: true });
     return target;
