@@ -2,7 +2,7 @@
 // meets it. A refused configuration names the field, so the CRITICAL log line says what to fix.
 // It never traps: every error ends parsing with a message.
 
-import { decimal } from './host';
+import { wAscii, wNext, wTemplate, wU64, wUtf8 } from './writer';
 
 export const enum Mode {
   Heartbeat = 0,
@@ -45,7 +45,8 @@ let text: string = '';
 let textPtr: usize = 0;
 let textLen: i32 = 0;
 let at: i32 = 0;
-let error: string = '';
+/** Whether the current text was refused; the first reason is then in the writer's buffer. */
+let refused = false;
 let config: Config = new Config();
 
 /** The UTF-16 unit at `i`, or -1 past the end. */
@@ -63,28 +64,43 @@ function ws(): i32 {
   return peek();
 }
 
+/** Records the first reason for refusing the text (in the writer's buffer, see `readConfig`). */
+function refuse(): bool {
+  if (refused) return false;
+  refused = true;
+  return true;
+}
+
 function syntax(what: string): bool {
-  if (error.length == 0) error = 'not valid JSON: ' + what + ' at offset ' + decimal(at);
+  if (refuse()) {
+    wTemplate(changetype<usize>('not valid JSON: ~ at offset ~'));
+    wAscii(changetype<usize>(what));
+    wNext();
+    wU64(at);
+    wNext();
+  }
   return false;
 }
 
+/** "field '<name>' <what>"; `what` is ASCII and may have '~' marks the caller fills. */
 function field(name: string, what: string): bool {
-  if (error.length == 0) error = "field '" + name + "' " + what;
+  if (refuse()) {
+    wTemplate(changetype<usize>("field '~' "));
+    wUtf8(changetype<usize>(name));
+    wNext();
+    wTemplate(changetype<usize>(what));
+  }
   return false;
 }
 
-/** The reason the last `readConfig` refused its text. */
-export function configError(): string {
-  return error;
-}
-
-/** Reads one configuration: null when refused (see `configError`). Empty text means every default. */
+/** Reads one configuration: null when refused, with the reason (UTF-8) left in the writer's
+ * buffer for the caller to log. Empty text means every default. */
 export function readConfig(source: string): Config | null {
   text = source;
   textPtr = changetype<usize>(source);
   textLen = source.length;
   at = 0;
-  error = '';
+  refused = false;
   config = new Config();
   const ok = read();
   text = '';
@@ -244,7 +260,14 @@ function intValue(key: string, k: i32, min: i32, max: i32): bool {
   const n = num();
   if (isNaN(n)) return false;
   if (Math.floor(n) != n || n < <f64>min || n > <f64>max) {
-    return field(key, 'must be an integer from ' + decimal(min) + ' to ' + decimal(max));
+    if (!refused) {
+      field(key, 'must be an integer from ~ to ~');
+      wU64(min);
+      wNext();
+      wU64(max);
+      wNext();
+    }
+    return false;
   }
   const cfg = config;
   const v = <i32>n;

@@ -209,19 +209,3 @@ export function encodeHeaderMap(a: string[], b: string[]): ArrayBuffer {
   }
   return out;
 }
-
-/** Scratch room for `decimal`. */
-const DIGITS: usize = memory.data(24);
-
-/** `n` in decimal, as `toString()` writes it (without pulling the library's radix formatting in). */
-export function decimal(n: i64): string {
-  const end = DIGITS + 24;
-  let at = end;
-  let v = n < 0 ? -n : n;
-  do {
-    store<u8>(--at, <u8>(0x30 + <i32>(v % 10)));
-    v /= 10;
-  } while (v != 0);
-  if (n < 0) store<u8>(--at, 0x2d);
-  return String.UTF8.decodeUnsafe(at, end - at);
-}

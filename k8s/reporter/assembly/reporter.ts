@@ -1,7 +1,7 @@
 // One root context: its configuration, its tick (heartbeat or traffic report), the reports
 // waiting for a 2xx, and the answers to its http calls.
 
-import { Config, Mode, configError, readConfig } from './config';
+import { Config, Mode, readConfig } from './config';
 import {
   BufferType,
   callToken,
@@ -25,7 +25,7 @@ import {
   valueSize,
 } from './host';
 import { Aggregate, Observation, ReportHead, sourceName } from './traffic';
-import { wAscii, wDecimal, wLog, wTemplate, wU64, wUtf8 } from './writer';
+import { wAscii, wDecimal, wLog, wLogAfter, wTemplate, wU64 } from './writer';
 
 const HEARTBEAT_BODY = String.UTF8.encode("i'm wasm from wasm filter !!!");
 const STATUS_KEY = String.UTF8.encode(':status');
@@ -130,10 +130,7 @@ export class Reporter {
     const text = size > 0 ? getBufferString(BufferType.PluginConfiguration, size) : '';
     const read = readConfig(text === null ? '' : text);
     if (read === null) {
-      // The error is held by the config module while this line is built (no allocation meanwhile).
-      wTemplate(changetype<usize>('mesha reporter: invalid configuration: '));
-      wUtf8(changetype<usize>(configError()));
-      wLog(LogLevel.Critical);
+      wLogAfter(LogLevel.Critical, changetype<usize>('mesha reporter: invalid configuration: '));
       return false;
     }
     const config = read;

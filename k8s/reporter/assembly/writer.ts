@@ -106,6 +106,17 @@ export function wLog(level: i32): void {
   len = 0;
 }
 
+/** Logs what the buffer holds with the ASCII `prefix` in front, and empties the buffer. */
+export function wLogAfter(level: i32, prefix: usize): void {
+  const n = strLen(prefix);
+  reserve(n);
+  memory.copy(buf + <usize>n, buf, <usize>len);
+  for (let i = 0; i < n; i++) store<u8>(buf + i, load<u8>(prefix + ((<usize>i) << 1)));
+  len += n;
+  proxy_log(level, buf, len);
+  len = 0;
+}
+
 export function wU64(n: u64): void {
   if (n >= 10) wU64(n / 10);
   wByte(0x30 + <i32>(n % 10));
