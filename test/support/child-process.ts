@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { waitFor } from './wait-for';
+import { WaitAborted, waitFor } from './wait-for';
 
 /** A process started by a test: its output is kept, and stop() always ends it. */
 export interface RunningProcess {
@@ -7,6 +7,8 @@ export interface RunningProcess {
   /** stdout and stderr lines, in arrival order. */
   readonly lines: string[];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves once the process has exited and its stdout and stderr have closed (all lines are in). */
+  readonly closed: Promise<void>;
   /** Sends `signal` (SIGTERM by default), then SIGKILL after `graceMs`; resolves once the process is gone. */
   stop(
     signal?: NodeJS.Signals,
@@ -42,10 +44,15 @@ export function startProcess(
     proc.on('exit', (code, signal) => resolve({ code, signal }));
     proc.on('error', () => resolve({ code: null, signal: null }));
   });
+  const closed = new Promise<void>((resolve) => {
+    proc.on('close', () => resolve());
+    proc.on('error', () => resolve());
+  });
   const handle: RunningProcess = {
     proc,
     lines,
     exited,
+    closed,
     output: () => lines.join('\n'),
     async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000) {
       if (proc.exitCode === null && proc.signalCode === null) {
@@ -80,13 +87,21 @@ export async function waitForHttpOk(
     `${url} to answer 2xx`,
     async () => {
       if (target.proc.exitCode !== null || target.proc.signalCode !== null) {
-        throw new Error(`process exited early:\n${target.output()}`);
+        const { exitCode, signalCode } = target.proc;
+        throw new WaitAborted(`process exited early (code ${exitCode}, signal ${signalCode})`);
       }
       const res = await fetch(url).catch(() => undefined);
       return res?.ok === true;
     },
     { timeoutMs, intervalMs: 50 },
-  ).catch((err: Error) => {
+  ).catch(async (err: Error) => {
+    if (err instanceof WaitAborted) {
+      // Exit can be reported before the pipes drain; the last lines usually say why it exited.
+      let timer: NodeJS.Timeout | undefined;
+      const drained = new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000)));
+      await Promise.race([target.closed, drained]);
+      clearTimeout(timer);
+    }
     throw new Error(`${err.message}\n--- process output ---\n${target.output()}`);
   });
 }

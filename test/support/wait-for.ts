@@ -1,4 +1,12 @@
-/** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
+/** Thrown from a waitFor check to give up at once: the condition can no longer come true. */
+export class WaitAborted extends Error {
+  override name = 'WaitAborted';
+}
+
+/**
+ * Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`.
+ * Errors thrown by `check` count as "not yet", except WaitAborted, which is rethrown at once.
+ */
 export async function waitFor<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
@@ -11,6 +19,7 @@ export async function waitFor<T>(
       const value = await check();
       if (value !== undefined && value !== false) return value;
     } catch (err) {
+      if (err instanceof WaitAborted) throw err;
       lastError = err;
     }
     if (Date.now() > deadline) {
