@@ -1,8 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import Ajv2020 from 'ajv/dist/2020';
 import { ProxyWasmHost, type HostOptions, type HttpCallRecord } from '../../../wasm-host/src';
 import { REPO_ROOT } from '../../../test/support/mesha';
+import { checkReport } from '../../../src/reports/report-validator';
+import type { ReportCount, ReportV1 as Report } from '../../../src/reports/report.types';
+
+export type { Report, ReportCount };
 
 export const WASM_PATH = resolve(REPO_ROOT, 'k8s', 'reporter', 'build', 'filter.wasm');
 export const SEED_CLUSTER = 'outbound|7171||mesha.istio12.svc.cluster.local';
@@ -34,39 +37,14 @@ export function reporterHosts(): {
   };
 }
 
-/** One entry of a v1 report's `counts`. */
-export interface ReportCount {
-  method: string;
-  code: string;
-  route: string;
-  n: number;
-  duration_buckets: number[];
-  duration_sum_ms: number;
-  bytes_in: number;
-  bytes_out: number;
-}
-
-export interface Report {
-  v: 1;
-  reporter: { id: string; seq: number };
-  source: { workload: string; namespace: string; pod: string };
-  window: { start_ms: number; end_ms: number };
-  buckets_ms: number[];
-  counts: ReportCount[];
-}
-
-const schema: unknown = JSON.parse(
-  readFileSync(resolve(REPO_ROOT, 'src', 'reports', 'report-v1.schema.json'), 'utf8'),
-);
-const validateReport = new Ajv2020({ allErrors: true }).compile<Report>(schema as object);
-
-/** Parses a report body and checks it against src/reports/report-v1.schema.json; throws with ajv's errors. */
+/**
+ * Parses a report body and checks it exactly as mesha does (src/reports/report-validator: the JSON Schema,
+ * then the checks it cannot express); throws with mesha's description of the first problem.
+ */
 export function parseReport(body: Buffer): Report {
-  const value: unknown = JSON.parse(body.toString('utf8'));
-  if (!validateReport(value)) {
-    throw new Error(`report does not match the schema: ${JSON.stringify(validateReport.errors)}`);
-  }
-  return value;
+  const checked = checkReport(JSON.parse(body.toString('utf8')));
+  if (!checked.ok) throw new Error(`mesha would reject this report: ${checked.problem}`);
+  return checked.report;
 }
 
 /** The reports among the recorded http calls (dispatched ones only), parsed and validated. */
@@ -74,14 +52,18 @@ export function reportsOf(calls: HttpCallRecord[]): Report[] {
   return calls.filter((c) => c.status === 0).map((c) => parseReport(c.body));
 }
 
+/** Which counts to add up: any of the key fields, compared exactly. */
+export type CountKey = Partial<Record<'method' | 'code' | 'route', string>>;
+
 /** Sum of `n` over the counts matching `where`. */
-export function countOf(reports: Report[], where: Partial<ReportCount> = {}): number {
+export function countOf(reports: Report[], where: CountKey = {}): number {
   let total = 0;
   for (const r of reports) {
     for (const c of r.counts) {
-      const match = Object.entries(where).every(
-        ([k, v]) => (c as unknown as Record<string, unknown>)[k] === v,
-      );
+      const match =
+        (where.method === undefined || c.method === where.method) &&
+        (where.code === undefined || c.code === where.code) &&
+        (where.route === undefined || c.route === where.route);
       if (match) total += c.n;
     }
   }
