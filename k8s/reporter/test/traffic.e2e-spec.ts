@@ -3,6 +3,7 @@ import { startMesha, type MeshaProcess } from '../../../test/support/mesha';
 import { scrape, sumSamples } from '../../../test/support/prometheus-text';
 import { stopAllProcesses } from '../../../test/support/child-process';
 import { waitFor } from '../../../test/support/wait-for';
+import { BUCKET_BOUNDS_MS } from '../../../src/reports/report-validator';
 import {
   SEED_CLUSTER,
   SEED_MESSAGE,
@@ -15,7 +16,6 @@ import {
 } from './support';
 
 const METADATA = { WORKLOAD_NAME: 'shop-web', NAMESPACE: 'shop', NAME: 'shop-web-7d9f-abcde' };
-const BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
 /** One simulated stream and what the report must say about it. */
 interface Planned {
@@ -106,7 +106,8 @@ describe('reporter, traffic mode', () => {
     const perVm = [0, 0];
     let bytesIn = 0;
     let bytesOut = 0;
-    const buckets = new Array<number>(12).fill(0);
+    // One bucket per bound of the schema's $defs.bucketBoundsMs, then +Inf.
+    const buckets = new Array<number>(BUCKET_BOUNDS_MS.length + 1).fill(0);
     let i = 0;
     for (let t = 0; t < ticks; t++) {
       for (let k = 0; k < perTick; k++, i++) {
@@ -117,8 +118,8 @@ describe('reporter, traffic mode', () => {
         perVm[vm]++;
         bytesIn += Buffer.byteLength((p.request.body as string | undefined) ?? '');
         bytesOut += p.responseBody.length;
-        const b = BOUNDS_MS.findIndex((bound) => p.durationMs <= bound);
-        buckets[b < 0 ? 11 : b]++;
+        const b = BUCKET_BOUNDS_MS.findIndex((bound) => p.durationMs <= bound);
+        buckets[b < 0 ? BUCKET_BOUNDS_MS.length : b]++;
       }
       await host.tick();
       await host.settle();
