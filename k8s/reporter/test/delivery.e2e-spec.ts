@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { ProxyWasmHost } from '../../../wasm-host/src';
 import { startMesha, type MeshaProcess } from '../../../test/support/mesha';
 import { scrape, sumSamples } from '../../../test/support/prometheus-text';
@@ -7,26 +7,41 @@ import { stopAllProcesses } from '../../../test/support/child-process';
 import { waitFor } from '../../../test/support/wait-for';
 import { SEED_CLUSTER, countOf, parseReport, reporterHosts } from './support';
 
-type Mode = 'up' | 'error' | 'blackhole';
+type Mode = 'up' | 'reset' | 'error' | 'blackhole';
 
 /**
- * A stand-in for the network path to mesha that the test can break: 'up' forwards to mesha, 'error' answers
- * 503 itself, 'blackhole' forwards to mesha but never answers (the plugin times out); down() stops listening
- * (connection refused) and up() listens again on the same port.
+ * A stand-in for the network path to mesha that the test can break, listening on one port for the whole
+ * test (re-listening on a released port could race with other workers picking free ports): 'up' forwards
+ * to mesha, 'reset' destroys every connection as soon as it is accepted (nothing reaches mesha, the plugin
+ * sees a connection failure, as with a refused one), 'error' answers 503 itself, 'blackhole' forwards to
+ * mesha but never answers (the plugin times out).
  */
 class CollectorPath {
-  mode: Mode = 'up';
+  private mode: Mode = 'up';
   port = 0;
   private readonly server: Server;
   private readonly held: ServerResponse[] = [];
 
   constructor(private readonly target: string) {
     this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.on('connection', (socket: Socket) => {
+      if (this.mode === 'reset') socket.destroy();
+    });
+  }
+
+  setMode(mode: Mode): void {
+    this.mode = mode;
+    // Kept-alive connections from an earlier mode must not slip past a reset.
+    if (mode === 'reset') this.server.closeAllConnections();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (this.mode === 'reset') {
+      res.destroy();
+      return;
+    }
     if (this.mode === 'error') {
       res.writeHead(503).end('collector unavailable');
       return;
@@ -53,7 +68,7 @@ class CollectorPath {
   async listen(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.port, '127.0.0.1', () => {
+      this.server.listen(0, '127.0.0.1', () => {
         this.server.off('error', reject);
         resolve();
       });
@@ -61,15 +76,12 @@ class CollectorPath {
     this.port = (this.server.address() as AddressInfo).port;
   }
 
-  async down(): Promise<void> {
+  async close(): Promise<void> {
+    if (!this.server.listening) return;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     for (const res of this.held.splice(0)) res.destroy();
     await closed;
-  }
-
-  async close(): Promise<void> {
-    if (this.server.listening) await this.down();
   }
 }
 
@@ -104,7 +116,7 @@ describe('reporter delivery: failures, retries, bounds', () => {
     const path = new CollectorPath(mesha.url);
     paths.push(path);
     await path.listen();
-    await path.down(); // phase A: connection refused
+    path.setMode('reset'); // phase A: connections fail
     const host = await hosts.start({
       pluginConfig: JSON.stringify({ mode: 'traffic', max_pending: 3, timeout_ms: 300 }),
       concurrency: 1,
@@ -117,18 +129,20 @@ describe('reporter delivery: failures, retries, bounds', () => {
       );
 
     await streams(host, 5, 'a');
-    await tick(host); // seq 1: refused
+    await tick(host); // seq 1: connection reset
     await streams(host, 6, 'b');
-    await tick(host); // seq 2: refused; seq 1 re-sent, refused
+    await tick(host); // seq 2: reset; seq 1 re-sent, reset
     expect(host.metrics(0).get('mesha_reporter_reports_pending')).toBe(2);
+    expect(host.httpCalls.map((c) => [c.status, c.response, typeof c.error])).toEqual(
+      new Array(3).fill([0, undefined, 'string']),
+    );
 
-    path.mode = 'error'; // phase B: 503
-    await path.listen();
+    path.setMode('error'); // phase B: 503
     await streams(host, 7, 'c');
     await tick(host); // seq 3; 1-3 answered 503
     expect(host.httpCalls.slice(-3).map((c) => c.response?.status)).toEqual([503, 503, 503]);
 
-    path.mode = 'blackhole'; // phase C: mesha gets them, the plugin never hears back
+    path.setMode('blackhole'); // phase C: mesha gets them, the plugin never hears back
     await streams(host, 8, 'd');
     await tick(host); // seq 4 pushes seq 1 out; 2-4 time out
     expect(host.metrics(0).get('mesha_reporter_reports_dropped')).toBe(1);
@@ -139,7 +153,7 @@ describe('reporter delivery: failures, retries, bounds', () => {
     ]);
     expect(host.metrics(0).get('mesha_reporter_reports_pending')).toBe(3);
 
-    path.mode = 'up'; // phase D: back
+    path.setMode('up'); // phase D: back
     await tick(host); // 2-4 re-sent: mesha has them already and must not count them again
     expect(host.metrics(0).get('mesha_reporter_reports_pending')).toBe(0);
     await waitFor('mesha to have seq 2-4 once', async () => (await observed()) === 6 + 7 + 8);
