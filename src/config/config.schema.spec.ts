@@ -25,6 +25,7 @@ describe('parseConfig', () => {
       PARAM_LABELS: [],
       SERIES_TTL_SECONDS: 0,
       MAX_REPORTERS: 10000,
+      REPORTER_LIVE_SECONDS: 60,
       SHUTDOWN_DELAY_MS: 0,
       SHUTDOWN_GRACE_MS: 10000,
     });
@@ -60,6 +61,7 @@ describe('parseConfig', () => {
     ['PARAM_LABELS', 'ok,not ok'],
     ['SERIES_TTL_SECONDS', '-5'],
     ['MAX_REPORTERS', '0'],
+    ['REPORTER_LIVE_SECONDS', '0'],
     ['SHUTDOWN_GRACE_MS', '10'],
     ['SHUTDOWN_DELAY_MS', 'soon'],
   ])('rejects %s=%s, naming the variable and the value', (variable, value) => {

@@ -43,6 +43,8 @@ export const configSchema = z.object({
   SERIES_TTL_SECONDS: int(0, 365 * 24 * 3600).default(0),
   /** Structured reports: reporters whose recent seqs are remembered (for exactly-once); LRU beyond. */
   MAX_REPORTERS: int(1, 1_000_000).default(10_000),
+  /** mesha_reporters counts the reporters whose last valid report arrived within this many seconds. */
+  REPORTER_LIVE_SECONDS: int(1, 365 * 24 * 3600).default(60),
   /** When set, POST /wasmCallback needs `Authorization: Bearer <AUTH_TOKEN>`. */
   AUTH_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** After SIGTERM, /readyz answers 503 for this long before the listener closes (lets endpoints update). */

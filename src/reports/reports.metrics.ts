@@ -59,11 +59,11 @@ export class ReportsMetrics {
     });
   }
 
-  /** The live-reporters gauge reads its value from `liveReporters` at each scrape. */
+  /** The live-reporters gauge reads its value from `liveReporters` at each scrape (no stale count). */
   trackReporters(metrics: MetricsService, liveReporters: () => number): void {
     new Gauge({
       name: 'mesha_reporters',
-      help: 'Reporters (reporter ids) seen within SERIES_TTL_SECONDS, at most MAX_REPORTERS',
+      help: 'Live reporters: reporter ids seen within REPORTER_LIVE_SECONDS (at most MAX_REPORTERS)',
       registers: [metrics.registry],
       collect() {
         this.set(liveReporters());

@@ -106,7 +106,8 @@ describe('ReportsService', () => {
   });
 
   it('expires idle series and reporters with SERIES_TTL_SECONDS', async () => {
-    current = setUp({ SERIES_TTL_SECONDS: '30' });
+    // The live window matches the TTL here, so mesha_reporters and the dedupe memory agree.
+    current = setUp({ SERIES_TTL_SECONDS: '30', REPORTER_LIVE_SECONDS: '30' });
     const { send, samples, clock } = current;
     send(validReport());
     clock.ms += 20_000;
@@ -123,5 +124,36 @@ describe('ReportsService', () => {
     expect(sumSamples(s, 'mesha_reporters')).toBe(0);
     // The expired reporter is forgotten: its seq 1 is new again (a restarted mesha would agree).
     expect(send(validReport()).duplicate).toBe(false);
+  });
+
+  it('counts live reporters only: seen within REPORTER_LIVE_SECONDS, even with no TTL', async () => {
+    current = setUp(); // SERIES_TTL_SECONDS=0, REPORTER_LIVE_SECONDS=60
+    const { send, samples, clock } = current;
+    const reporter = (id: string, seq = 1) => validReport({ reporter: { id, seq }, counts: [] });
+    // A sidecar restarted twice: three random ids, one after the other.
+    send(reporter('aaaaaaaaaaaaaaaa'));
+    clock.ms += 40_000;
+    send(reporter('bbbbbbbbbbbbbbbb'));
+    expect(sumSamples(await samples(), 'mesha_reporters')).toBe(2);
+    clock.ms += 20_000; // aaaa was seen 60 s ago
+    send(reporter('cccccccccccccccc'));
+    expect(sumSamples(await samples(), 'mesha_reporters')).toBe(2);
+    clock.ms += 40_000;
+    send(reporter('cccccccccccccccc')); // a re-send keeps cccc alive
+    expect(sumSamples(await samples(), 'mesha_reporters')).toBe(1);
+    clock.ms += 60_000;
+    expect(sumSamples(await samples(), 'mesha_reporters')).toBe(0);
+    // Liveness is not the dedupe memory: with no TTL, aaaa's seq 1 is still known.
+    expect(send(reporter('aaaaaaaaaaaaaaaa')).duplicate).toBe(true);
+    expect(sumSamples(await samples(), 'mesha_reporters')).toBe(1);
+  });
+
+  it('does not count a refused report as a sign of life', async () => {
+    current = setUp();
+    const { send, samples } = current;
+    const bad = validReport({ reporter: { id: 'dddddddddddddddd', seq: 1 } });
+    bad.counts[0].n = 99;
+    expect(() => send(bad)).toThrow(ReportRejected);
+    expect(sumSamples(await samples(), 'mesha_reporters')).toBe(0);
   });
 });

@@ -4,6 +4,7 @@ import { CLOCK, type Clock } from '../common/clock';
 import type { AppConfig } from '../config/config.schema';
 import { ReportRejected } from '../ingest/report-rejected.exception';
 import { MetricsService } from '../metrics/metrics.service';
+import { LiveReporters } from './live-reporters';
 import { checkReport } from './report-validator';
 import { ReportsMetrics } from './reports.metrics';
 import { SeqDedupe } from './seq-dedupe';
@@ -31,6 +32,7 @@ export function isJsonContentType(contentType: string | undefined): boolean {
 @Injectable()
 export class ReportsService {
   private readonly dedupe: SeqDedupe;
+  private readonly live: LiveReporters;
 
   constructor(
     private readonly metrics: ReportsMetrics,
@@ -38,13 +40,19 @@ export class ReportsService {
     config: ConfigService<AppConfig, true>,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {
+    const maxReporters = config.get('MAX_REPORTERS', { infer: true });
     this.dedupe = new SeqDedupe(
-      config.get('MAX_REPORTERS', { infer: true }),
+      maxReporters,
       config.get('SERIES_TTL_SECONDS', { infer: true }) * 1000,
     );
+    this.live = new LiveReporters(
+      config.get('REPORTER_LIVE_SECONDS', { infer: true }) * 1000,
+      maxReporters,
+    );
     metrics.trackReporters(registry, () => {
-      this.dedupe.expire(this.clock.now());
-      return this.dedupe.size;
+      const now = this.clock.now();
+      this.dedupe.expire(now);
+      return this.live.count(now);
     });
   }
 
@@ -62,6 +70,7 @@ export class ReportsService {
     const report = check.report;
 
     const first = this.dedupe.firstTime(report.reporter.id, report.reporter.seq, receivedAtMs);
+    this.live.seen(report.reporter.id, receivedAtMs);
     this.metrics.seen(report, receivedAtMs);
     if (first) this.metrics.applied(report);
     else this.metrics.duplicate();
