@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { headerRecord } from './outgoing-request';
 import type { HttpCallResponse } from './types';
 
 export interface OutgoingCall {
@@ -17,14 +18,7 @@ export class HttpCallClient {
 
   send(call: OutgoingCall): Promise<HttpCallResponse> {
     return new Promise((resolve, reject) => {
-      const headers: Record<string, string | string[]> = Object.create(null) as Record<
-        string,
-        string | string[]
-      >;
-      for (const [k, v] of call.headers) {
-        const prev = headers[k];
-        headers[k] = prev === undefined ? v : ([] as string[]).concat(prev, v);
-      }
+      const headers = headerRecord(call.headers);
       if (call.body.length > 0) headers['content-length'] = String(call.body.length);
       let timer: NodeJS.Timeout | undefined;
       const req = request(call.url, { method: call.method, headers, agent: this.agent }, (res) => {

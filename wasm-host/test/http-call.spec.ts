@@ -188,6 +188,18 @@ describe('proxy_http_call', () => {
       },
     ],
     ['a negative timeout', { timeoutMs: -1 }],
+    ...['@127.0.0.1:1/x', 'x', 'http://127.0.0.1:1/x'].map(
+      (path): [string, { headers: Array<[string, string]> }] => [
+        `a :path ${JSON.stringify(path)} that is not origin-form`,
+        {
+          headers: [
+            [':method', 'GET'],
+            [':path', path],
+            [':authority', 'm'],
+          ] as Array<[string, string]>,
+        },
+      ],
+    ),
     [
       'a malformed header map (trailing byte)',
       {
@@ -210,6 +222,7 @@ describe('proxy_http_call', () => {
     await host.tick();
     await host.settle();
     expect(messages(host)[0]).toBe(`status=${Status.BAD_ARGUMENT}`);
+    expect(messages(host)[1]).toBe('u32=0'); // no token written
     expect(seen).toHaveLength(0);
     expect(host.httpCalls).toHaveLength(1);
     expect(host.httpCalls[0].status).toBe(Status.BAD_ARGUMENT);

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
 import { startProcess, stopAllProcesses } from '../../test/support/child-process';
 import { REPO, startSidecarCli } from './support/sidecar-cli';
@@ -35,6 +35,21 @@ beforeAll(async () => {
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
 });
+
+/** One request over a fresh connection, written byte for byte; resolves with the whole answer. */
+function rawRequest(base: string, text: string): Promise<string> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () =>
+      socket.write(text.replace('\r\n\r\n', '\r\nconnection: close\r\n\r\n')),
+    );
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (data += chunk));
+    socket.on('end', () => resolve(data));
+    socket.on('error', reject);
+  });
+}
 
 afterAll(async () => {
   await stopAllProcesses();
@@ -141,6 +156,41 @@ describe('sidecar CLI', () => {
       expect(await res.text()).toBe('upstream saw GET /plain');
     } finally {
       await proc.stop();
+    }
+  });
+
+  it('answers 400 to a request target that is not a path, and reaches no other host', async () => {
+    let otherHits = 0;
+    const other = createServer((_req, res) => {
+      otherHits++;
+      res.end('other host');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    const { proc, url } = await startSidecarCli([
+      '--wasm',
+      wasmPath,
+      '--upstream',
+      upstreamUrl,
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+    ]);
+    try {
+      const before = received.length;
+      const answer = await rawRequest(url, `GET ${otherUrl}/x HTTP/1.1\r\nHost: a\r\n\r\n`);
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer).toContain('bad request target: expected a path starting with "/"');
+      const normal = await rawRequest(url, 'GET //x/y HTTP/1.1\r\nHost: a\r\n\r\n');
+      expect(normal).toMatch(/^HTTP\/1\.1 200 /);
+      expect(normal).toContain('upstream saw GET //x/y!');
+      expect(received.length).toBe(before + 1);
+      expect(otherHits).toBe(0);
+    } finally {
+      await proc.stop();
+      other.closeAllConnections();
+      await new Promise((r) => other.close(r));
     }
   });
 

@@ -1,10 +1,30 @@
 import { LogLevel, Status } from '../abi';
 import { decodePairs, HeaderMap } from '../header-map';
+import { RequestTargetError, urlOnOrigin } from '../outgoing-request';
 import type { HttpCallRecord } from '../types';
 import { describe, type Vm } from '../vm';
 import { type HostFunctions, i32, u32 } from './args';
 
 const REQUIRED_PSEUDO_HEADERS = [':method', ':path', ':authority'];
+
+/** Where the call goes, or why it is a BAD_ARGUMENT; checked before any token is handed out. */
+function callTarget(
+  base: URL | undefined,
+  cluster: string,
+  map: HeaderMap,
+  timeoutMs: number,
+): URL | string {
+  if (!base) return `unknown cluster "${cluster}"`;
+  const missing = REQUIRED_PSEUDO_HEADERS.filter((h) => !map.get(h));
+  if (missing.length > 0) return `missing ${missing.join(', ')}`;
+  if (timeoutMs < 0) return `negative timeout ${timeoutMs}`;
+  try {
+    return urlOnOrigin(base, map.get(':path') ?? '');
+  } catch (err) {
+    if (err instanceof RequestTargetError) return err.message;
+    throw err;
+  }
+}
 
 /** proxy_http_call as Envoy does it: a cluster name, strict header pairs, the answer on the root context. */
 export function httpCallCalls(vm: Vm): HostFunctions {
@@ -38,23 +58,17 @@ export function httpCallCalls(vm: Vm): HostFunctions {
         status: Status.BAD_ARGUMENT,
       };
       env.recordHttpCall(record);
-      const base = env.config.clusters.get(cluster);
       const map = new HeaderMap(headers);
-      const missing = REQUIRED_PSEUDO_HEADERS.filter((h) => !map.get(h));
-      if (!base || missing.length > 0 || timeoutMs < 0) {
-        const why = !base
-          ? `unknown cluster "${cluster}"`
-          : missing.length > 0
-            ? `missing ${missing.join(', ')}`
-            : `negative timeout ${timeoutMs}`;
-        env.hostLog(vm.index, LogLevel.DEBUG, `proxy_http_call rejected (BAD_ARGUMENT): ${why}`);
+      const target = callTarget(env.config.clusters.get(cluster), cluster, map, timeoutMs);
+      if (typeof target === 'string') {
+        env.hostLog(vm.index, LogLevel.DEBUG, `proxy_http_call rejected (BAD_ARGUMENT): ${target}`);
         return Status.BAD_ARGUMENT;
       }
+      const url = target;
       const token = vm.nextToken++;
       mem.writeU32(u32(tokenPtr), token);
       record.status = Status.OK;
       record.token = token;
-      const url = new URL(base.href.replace(/\/$/, '') + map.get(':path'));
       const outgoing = map.pairs.filter(([k]) => !k.startsWith(':'));
       outgoing.push(['host', map.get(':authority') ?? '']);
       const work = env.httpClient

@@ -120,6 +120,15 @@ export async function startSidecar(
   const proxy = createServer((req, res) => {
     void (async () => {
       counters['http.sidecar.downstream_rq_total']++;
+      const path = req.url ?? '/';
+      if (!path.startsWith('/')) {
+        // Absolute-form ("http://host/x") and other targets could name another host; the upstream is fixed.
+        req.resume();
+        res
+          .writeHead(400, { 'content-type': 'text/plain' })
+          .end('bad request target: expected a path starting with "/"\n');
+        return;
+      }
       const body = await readBody(req);
       if (body === undefined) {
         res.writeHead(413, { 'content-type': 'text/plain' }).end('request body too large');
@@ -138,7 +147,7 @@ export async function startSidecar(
       headers.push(['x-forwarded-proto', 'http']);
       const request = {
         method: req.method ?? 'GET',
-        path: req.url ?? '/',
+        path,
         authority: req.headers.host ?? options.upstream.host,
         headers,
         body,

@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { headerRecord, urlOnOrigin } from '../outgoing-request';
 import type { ForwardedRequest, UpstreamResponse } from '../types';
 
 /** Headers a proxy never forwards (hop-by-hop), plus the framing it recomputes. */
@@ -23,21 +24,17 @@ export class UpstreamClient {
 
   send(req: ForwardedRequest): Promise<UpstreamResponse> {
     const pseudo = new Map(req.headers.filter(([k]) => k.startsWith(':')));
-    const headers: Record<string, string | string[]> = Object.create(null) as Record<
-      string,
-      string | string[]
-    >;
-    for (const [k, v] of req.headers) {
-      if (k.startsWith(':') || HOP_BY_HOP.has(k) || k === 'host') continue;
-      const prev = headers[k];
-      headers[k] = prev === undefined ? v : ([] as string[]).concat(prev, v);
-    }
+    const headers = headerRecord(
+      req.headers,
+      (k) => k.startsWith(':') || HOP_BY_HOP.has(k) || k === 'host',
+    );
     headers.host = pseudo.get(':authority') ?? this.base.host;
     if (req.body.length > 0 || !['GET', 'HEAD'].includes(pseudo.get(':method') ?? 'GET')) {
       headers['content-length'] = String(req.body.length);
     }
-    const url = new URL(this.base.href.replace(/\/$/, '') + (pseudo.get(':path') ?? '/'));
     return new Promise((resolve, reject) => {
+      // The plugin may have rewritten :path; it still only picks a path on the upstream.
+      const url = urlOnOrigin(this.base, pseudo.get(':path') ?? '/');
       const out = request(
         url,
         { method: pseudo.get(':method') ?? 'GET', headers, agent: this.agent },
