@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { startProcess, stopAllProcesses } from './support/child-process';
 import { REPO_ROOT, startMesha, type MeshaProcess } from './support/mesha';
+import { scrape, sumSamples } from './support/prometheus-text';
 import { waitFor } from './support/wait-for';
 
 const MAIN = resolve(REPO_ROOT, 'dist', 'main.js');
@@ -78,8 +79,10 @@ describe('mesha as a process (dist/main.js)', () => {
     });
   });
 
-  it('drains on SIGTERM under load: readiness 503 at once, every 200 logged, exit 0', async () => {
-    const mesha = await startMesha({ SHUTDOWN_DELAY_MS: '1000', SHUTDOWN_GRACE_MS: '8000' });
+  it('drains on SIGTERM under load: readiness 503 at once, every 200 counted and logged, exit 0', async () => {
+    // The delay only has to outlast the few steps between readiness 503 and the scrape below
+    // (stop the load, let the workers finish, scrape); it is many times that.
+    const mesha = await startMesha({ SHUTDOWN_DELAY_MS: '5000', SHUTDOWN_GRACE_MS: '15000' });
     const statuses: number[] = [];
     let stop = false;
     const worker = async () => {
@@ -103,13 +106,16 @@ describe('mesha as a process (dist/main.js)', () => {
 
     mesha.proc.kill('SIGTERM');
     await waitFor('readiness 503', async () => (await fetch(`${mesha.url}/readyz`)).status === 503);
-    // Reports are still accepted during SHUTDOWN_DELAY_MS; then the listener closes.
-    const result = await mesha.exited;
+    // Reports are still accepted during SHUTDOWN_DELAY_MS: stop the load and count while it lasts.
     stop = true;
     await Promise.all(workers);
-
-    expect(result).toEqual({ code: 0, signal: null });
     const ok = statuses.filter((s) => s === 200).length;
+    const counted = sumSamples(await scrape(mesha.url), 'mesha_reports_total', { msg: 'load' });
+    expect(counted).toBe(ok);
+
+    // Then the listener closes and the process exits.
+    const result = await mesha.exited;
+    expect(result).toEqual({ code: 0, signal: null });
     expect(ok).toBeGreaterThanOrEqual(200);
     expect(statuses.filter((s) => s !== 200 && s !== 503)).toEqual([]);
     await waitFor('stdout to end', () => mesha.proc.stdout?.readableEnded === true);
