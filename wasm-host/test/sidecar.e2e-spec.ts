@@ -194,6 +194,38 @@ describe('sidecar CLI', () => {
     }
   });
 
+  it('answers 504 when the upstream does not answer within --upstream-timeout-ms', async () => {
+    let stalled = 0;
+    const silent = createServer(() => {
+      stalled++; // never answers
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const { proc, url } = await startSidecarCli([
+      '--wasm',
+      wasmPath,
+      '--upstream',
+      `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      '--upstream-timeout-ms',
+      '300',
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+    ]);
+    try {
+      const res = await fetch(`${url}/slow`, { signal: AbortSignal.timeout(20_000) });
+      expect(res.status).toBe(504);
+      // The plugin still sees the answer on the response path, as Envoy's filters see its local reply.
+      expect(res.headers.get('x-plugin')).toBe('wat');
+      expect(await res.text()).toBe('upstream request timeout!');
+      expect(stalled).toBe(1);
+    } finally {
+      await proc.stop();
+      silent.closeAllConnections();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
   it.each([
     [['--upstream', 'http://127.0.0.1:1', '--bogus'], "'--bogus'"],
     [['--listen', '127.0.0.1:0'], '--upstream is required'],
@@ -201,6 +233,10 @@ describe('sidecar CLI', () => {
     [['--upstream', 'http://127.0.0.1:1', '--cluster', 'nourl'], '--cluster'],
     [['--upstream', 'http://127.0.0.1:1', '--listen', 'localhost'], '--listen'],
     [['--upstream', 'http://127.0.0.1:1', '--log-level', 'toString'], '--log-level'],
+    [
+      ['--upstream', 'http://127.0.0.1:1', '--upstream-timeout-ms', 'soon'],
+      '--upstream-timeout-ms',
+    ],
   ])('rejects bad flags %j with a usage error and exit code 2', async (args, mention) => {
     const proc = startProcess(
       process.execPath,

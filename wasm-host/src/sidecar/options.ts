@@ -16,6 +16,8 @@ export interface SidecarOptions {
   listen: Address;
   admin: Address;
   upstream: URL;
+  /** How long the upstream may take to answer in full before the sidecar answers 504; 0 = no limit. */
+  upstreamTimeoutMs: number;
   concurrency: number;
   nodeMetadata: Record<string, string>;
   pluginName: string;
@@ -38,6 +40,8 @@ export const USAGE = `usage: npm run sidecar -- --upstream URL [options]
   --listen HOST:PORT        proxy address (default 127.0.0.1:15001; port 0 = any free port)
   --admin HOST:PORT         admin address with /stats and /ready (default 127.0.0.1:15000)
   --upstream URL            where requests are forwarded, e.g. http://127.0.0.1:8080
+  --upstream-timeout-ms N   answer 504 when the upstream has not answered in full by then
+                            (default 15000, Envoy's route timeout; 0 = no limit)
   --concurrency N           VMs, like Envoy worker threads (default 2)
   --node-metadata KEY=VALUE node.metadata.KEY property (repeatable)
   --plugin-name NAME        plugin_name property (default: the root id)
@@ -104,6 +108,7 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
         listen: { type: 'string' },
         admin: { type: 'string' },
         upstream: { type: 'string' },
+        'upstream-timeout-ms': { type: 'string' },
         concurrency: { type: 'string' },
         'node-metadata': { type: 'string', multiple: true },
         'plugin-name': { type: 'string' },
@@ -123,6 +128,12 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
     throw new UsageError(`--concurrency: expected an integer 1..64, got "${values.concurrency}"`);
   }
+  const upstreamTimeoutMs = Number(values['upstream-timeout-ms'] ?? '15000');
+  if (!/^\d{1,9}$/.test(values['upstream-timeout-ms'] ?? '15000')) {
+    throw new UsageError(
+      `--upstream-timeout-ms: expected milliseconds 0..999999999, got "${values['upstream-timeout-ms']}"`,
+    );
+  }
   const level = values['log-level'] ?? 'info';
   if (!Object.hasOwn(LEVELS, level)) throw new UsageError(`--log-level: unknown level "${level}"`);
   const fail = values['fail-strategy'] ?? 'FAIL_CLOSE';
@@ -140,6 +151,7 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
     listen: parseAddress('listen', values.listen ?? '127.0.0.1:15001'),
     admin: parseAddress('admin', values.admin ?? '127.0.0.1:15000'),
     upstream: parseHttpUrl('upstream', values.upstream),
+    upstreamTimeoutMs,
     concurrency,
     nodeMetadata: parsePairs('node-metadata', values['node-metadata'] ?? []),
     pluginName: values['plugin-name'] ?? rootId,

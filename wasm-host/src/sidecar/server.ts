@@ -99,7 +99,7 @@ export async function startSidecar(
         },
       })
     : undefined;
-  const upstream = new UpstreamClient(options.upstream);
+  const upstream = new UpstreamClient(options.upstream, options.upstreamTimeoutMs);
   const counters = {
     'http.sidecar.downstream_rq_total': 0,
     'http.sidecar.downstream_rq_local_reply': 0,

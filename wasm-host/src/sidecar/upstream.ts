@@ -16,11 +16,27 @@ export const HOP_BY_HOP = new Set([
 
 const MAX_UPSTREAM_BODY = 64 << 20;
 
-/** Forwards a (plugin-modified) request to the upstream over keep-alive HTTP/1.1. */
+/** Envoy's local reply when the route timeout fires before the upstream answered. */
+export function upstreamTimeoutResponse(): UpstreamResponse {
+  return {
+    status: 504,
+    headers: [['content-type', 'text/plain']],
+    body: 'upstream request timeout',
+  };
+}
+
+/**
+ * Forwards a (plugin-modified) request to the upstream over keep-alive HTTP/1.1. When the whole answer has not
+ * arrived within `timeoutMs` (0 = no limit), the request is dropped and the answer is a 504, like Envoy's route
+ * timeout.
+ */
 export class UpstreamClient {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
-  constructor(private readonly base: URL) {}
+  constructor(
+    private readonly base: URL,
+    private readonly timeoutMs = 0,
+  ) {}
 
   send(req: ForwardedRequest): Promise<UpstreamResponse> {
     const pseudo = new Map(req.headers.filter(([k]) => k.startsWith(':')));
@@ -35,6 +51,11 @@ export class UpstreamClient {
     return new Promise((resolve, reject) => {
       // The plugin may have rewritten :path; it still only picks a path on the upstream.
       const url = urlOnOrigin(this.base, pseudo.get(':path') ?? '/');
+      let timer: NodeJS.Timeout | undefined;
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        reject(err);
+      };
       const out = request(
         url,
         { method: pseudo.get(':method') ?? 'GET', headers, agent: this.agent },
@@ -47,6 +68,7 @@ export class UpstreamClient {
             else chunks.push(c);
           });
           res.on('end', () => {
+            clearTimeout(timer);
             const pairs: Array<[string, string]> = [];
             for (let i = 0; i < res.rawHeaders.length; i += 2) {
               const k = res.rawHeaders[i].toLowerCase();
@@ -54,10 +76,16 @@ export class UpstreamClient {
             }
             resolve({ status: res.statusCode ?? 502, headers: pairs, body: Buffer.concat(chunks) });
           });
-          res.on('error', reject);
+          res.on('error', fail);
         },
       );
-      out.on('error', reject);
+      out.on('error', fail);
+      if (this.timeoutMs > 0) {
+        timer = setTimeout(() => {
+          resolve(upstreamTimeoutResponse());
+          out.destroy();
+        }, this.timeoutMs);
+      }
       out.end(req.body);
     });
   }

@@ -1,0 +1,23 @@
+import { parseSidecarArgs, UsageError } from '../src/sidecar/options';
+
+const parse = (...args: string[]) => {
+  const options = parseSidecarArgs(['--upstream', 'http://127.0.0.1:8080', ...args]);
+  if (options === 'help') throw new Error('unexpected help');
+  return options;
+};
+
+describe('--upstream-timeout-ms', () => {
+  it("defaults to Envoy's 15 s route timeout", () => {
+    expect(parse().upstreamTimeoutMs).toBe(15_000);
+  });
+
+  it('takes milliseconds, 0 meaning no limit', () => {
+    expect(parse('--upstream-timeout-ms', '250').upstreamTimeoutMs).toBe(250);
+    expect(parse('--upstream-timeout-ms', '0').upstreamTimeoutMs).toBe(0);
+  });
+
+  it.each(['soon', '1.5', '', '1e3', '10000000000'])('rejects %j naming the flag', (value) => {
+    expect(() => parse('--upstream-timeout-ms', value)).toThrow(UsageError);
+    expect(() => parse('--upstream-timeout-ms', value)).toThrow('--upstream-timeout-ms');
+  });
+});
