@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino';
 import type { Clock } from './common/clock';
 import { requireHostHeader } from './common/require-host';
 import type { AppConfig } from './config/config.schema';
+import { BearerAuth, requireBearerToken } from './ingest/bearer-auth';
 import { HttpMetrics } from './metrics/http-metrics';
 
 /**
@@ -42,6 +43,7 @@ export async function createApp(
 
   const fastify = app.getHttpAdapter().getInstance();
   requireHostHeader(fastify);
+  requireBearerToken(fastify, app.get(BearerAuth));
   acceptAnyContentType(fastify);
   fastify.addHook('onResponse', app.get(HttpMetrics).onResponse);
 

@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { sumSamples } from './support/prometheus-text';
+import { rawRequest } from './support/raw-http';
 import { startInProcessMesha, type InProcessMesha } from './support/mesha-app';
 
 const ACK = 'receive wasm callback request status ok';
@@ -206,6 +207,33 @@ describe('mesha limits: body size, auth', () => {
       .set('melonMsg', 'm')
       .send(Buffer.alloc(64, 'a'))
       .expect(200);
+  });
+
+  it('checks the token before reading the body: 401, not 413, counted once as unauthorized', async () => {
+    const before = {
+      unauthorized: await rejected('unauthorized'),
+      tooLarge: await rejected('too_large'),
+    };
+    const res = await request(mesha.url)
+      .post('/wasmCallback')
+      .set('melonMsg', 'm')
+      .send(Buffer.alloc(65, 'a'))
+      .expect(401);
+    expect(res.body).toMatchObject({ statusCode: 401, error: 'Unauthorized' });
+    expect(res.body.message).toMatch(/Authorization/);
+    expect(await rejected('unauthorized')).toBe(before.unauthorized + 1);
+    expect(await rejected('too_large')).toBe(before.tooLarge);
+  });
+
+  it('answers 401 without waiting for a body that never comes', async () => {
+    // A body-reading check would wait for these 60 bytes until the request timeout (30 s).
+    const res = await rawRequest(
+      Number(new URL(mesha.url).port),
+      'POST /wasmCallback HTTP/1.1\r\nHost: mesha\r\nmelonMsg: m\r\nContent-Length: 60\r\n\r\n',
+      { timeoutMs: 20_000 },
+    );
+    expect(res.status).toBe(401);
+    expect(JSON.parse(res.body)).toMatchObject({ statusCode: 401, error: 'Unauthorized' });
   });
 });
 

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ERROR_OBSERVER } from '../common/json-errors.filter';
 import { ReportsModule } from '../reports/reports.module';
-import { BearerAuthGuard } from './bearer-auth.guard';
+import { BearerAuth } from './bearer-auth';
 import { IngestController } from './ingest.controller';
 import { IngestMetrics } from './ingest.metrics';
 import { IngestService } from './ingest.service';
@@ -15,9 +15,9 @@ import { ReportLog } from './report-log';
     IngestService,
     IngestMetrics,
     ReportLog,
-    BearerAuthGuard,
+    BearerAuth,
     { provide: ERROR_OBSERVER, useClass: RejectionObserver },
   ],
-  exports: [IngestService, IngestMetrics, ReportLog, ERROR_OBSERVER],
+  exports: [IngestService, IngestMetrics, ReportLog, BearerAuth, ERROR_OBSERVER],
 })
 export class IngestModule {}
