@@ -10,13 +10,15 @@
  * Env: BENCH_CONNECTIONS (16), BENCH_DURATION_SECONDS (8), BENCH_WARMUP_SECONDS (2), BENCH_ROUNDS (2),
  * BENCH_CONCURRENCY (2: sidecar VMs, like Envoy workers).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import wabtInit from 'wabt';
+import { startProcess, stopAllProcesses, type RunningProcess } from '../test/support/child-process';
 import { startMesha, type MeshaProcess } from '../test/support/mesha';
+import { WaitAborted, waitFor } from '../test/support/wait-for';
 import { ProxyWasmHost } from '../wasm-host/src';
+import { loadInChildProcess, type LoadResult } from './bench/load';
 
 const ROOT = resolve(__dirname, '..');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -28,65 +30,39 @@ const REPORTER_WASM = join(ROOT, 'k8s', 'reporter', 'build', 'filter.wasm');
 const MESHA_MAIN = join(ROOT, 'dist', 'main.js');
 const CLUSTER = 'outbound|7171||mesha.istio12.svc.cluster.local';
 
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
 const budgetMs = (3 * ROUNDS * (DURATION + WARMUP + 30) + 120) * 1000;
 setTimeout(() => {
   console.error(`bench:host: over its ${budgetMs / 1000} s budget, stopping`);
-  process.exit(1);
+  void stopAllProcesses().finally(() => process.exit(1));
 }, budgetMs).unref();
 
-interface LoadResult {
-  requests: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-}
-
-/** Spawns `args` and resolves with the first stdout line matching `ready`. */
-function spawnUntil(
+/** Starts `node args` and resolves once one of its output lines matches `ready`. */
+async function startUntil(
   name: string,
   args: string[],
   ready: RegExp,
-): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return new Promise((done, fail) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = ready.exec(output);
-      if (match) {
-        child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        child.stderr?.resume();
-        done({ child, match });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-    child.on('exit', (code) =>
-      fail(new Error(`${name} exited (${code}) before ready:\n${output}`)),
+): Promise<{ proc: RunningProcess; match: RegExpExecArray }> {
+  const proc = startProcess(process.execPath, args, { cwd: ROOT });
+  try {
+    const match = await waitFor(
+      `${name} to be ready`,
+      () => {
+        if (proc.proc.exitCode !== null || proc.proc.signalCode !== null) {
+          throw new WaitAborted(`${name} exited (${proc.proc.exitCode}) before ready`);
+        }
+        for (const line of proc.lines) {
+          const m = ready.exec(line);
+          if (m) return m;
+        }
+        return undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 20 },
     );
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      done();
-    });
-    child.kill('SIGTERM');
-  });
+    return { proc, match };
+  } catch (err) {
+    await proc.stop();
+    throw new Error(`${(err as Error).message}\n${proc.output()}`);
+  }
 }
 
 const UPSTREAM = `
@@ -128,21 +104,15 @@ async function noopWasm(dir: string): Promise<string> {
   return path;
 }
 
-async function load(url: string, duration: number): Promise<LoadResult> {
-  const options = {
+function load(url: string, duration: number): Promise<LoadResult> {
+  return loadInChildProcess({
     url,
     connections: CONNECTIONS,
     duration,
     method: 'GET',
     headers: { 'x-track-event': 'bench' },
     body: '',
-  };
-  const { match } = await spawnUntil(
-    'load generator',
-    ['--import', 'tsx', join(ROOT, 'scripts', 'bench', 'load.ts'), JSON.stringify(options)],
-    /^\{.*\}$/m,
-  );
-  return JSON.parse(match[0]) as LoadResult;
+  });
 }
 
 async function hostCalls(admin: string): Promise<number> {
@@ -181,7 +151,7 @@ async function measure(row: Row, upstream: string): Promise<Measured> {
     ...(row.wasm ? ['--wasm', row.wasm] : []),
     ...(row.args ?? []),
   ];
-  const { child, match } = await spawnUntil(
+  const { proc, match } = await startUntil(
     `sidecar (${row.name})`,
     args,
     /listening on (http:\/\/[\d.:]+) admin (http:\/\/[\d.:]+)/,
@@ -199,7 +169,7 @@ async function measure(row: Row, upstream: string): Promise<Measured> {
       wasmBytes: row.wasm ? statSync(row.wasm).size : 0,
     };
   } finally {
-    await stop(child);
+    await proc.stop();
   }
 }
 
@@ -270,7 +240,7 @@ async function inProcess(row: Row, streams: number): Promise<number> {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-host-'));
   let mesha: MeshaProcess | undefined;
-  const { child: upstreamChild, match } = await spawnUntil(
+  const { proc: upstreamProc, match } = await startUntil(
     'upstream',
     ['-e', UPSTREAM],
     /upstream (\d+)/,
@@ -337,7 +307,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await mesha?.stop();
-    await stop(upstreamChild);
+    await upstreamProc.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

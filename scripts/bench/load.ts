@@ -3,6 +3,7 @@
  * Usage: tsx scripts/bench/load.ts '<json LoadOptions>'; prints one JSON LoadResult line on stdout.
  */
 import { createRequire } from 'node:module';
+import { startProcess } from '../../test/support/child-process';
 
 export interface LoadOptions {
   url: string;
@@ -57,6 +58,23 @@ function run(options: LoadOptions): Promise<LoadResult> {
       });
     });
   });
+}
+
+/** Runs this file in a child process with `options` and resolves with the LoadResult it prints. */
+export async function loadInChildProcess(options: LoadOptions): Promise<LoadResult> {
+  const proc = startProcess(process.execPath, [
+    '--import',
+    'tsx',
+    __filename,
+    JSON.stringify(options),
+  ]);
+  const { code } = await proc.exited;
+  await proc.closed;
+  const line = proc.lines.filter((l) => l.startsWith('{')).at(-1);
+  if (code !== 0 || line === undefined) {
+    throw new Error(`load generator exited ${code}:\n${proc.output()}`);
+  }
+  return JSON.parse(line) as LoadResult;
 }
 
 if (require.main === module) {
