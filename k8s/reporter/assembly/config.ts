@@ -23,6 +23,8 @@ export class Config {
   routeHeader: string = '';
   maxKeys: i32 = 64;
   maxPending: i32 = 12;
+  /** Traffic mode: prefix the report's :authority with the reporter id (see the README). */
+  hashAuthority: bool = false;
 }
 
 const MAX_CONFIG_CHARS = 65536;
@@ -157,6 +159,7 @@ const SETTINGS: StaticArray<string> = [
   'timeout_ms',
   'max_keys',
   'max_pending',
+  'hash_authority',
   'headers',
 ];
 const CLUSTER = 0;
@@ -168,6 +171,7 @@ const TICK_MS = 6;
 const TIMEOUT_MS = 7;
 const MAX_KEYS = 8;
 const MAX_PENDING = 9;
+const HASH_AUTHORITY = 10;
 
 /** The position of `s` in `list`, or -1. Raw reads of both (they are static or held by the
  * caller), so no managed value crosses a call. */
@@ -215,6 +219,12 @@ function setting(key: string): bool {
   if (k == TIMEOUT_MS) return intValue(key, k, 1, 3600000);
   if (k == MAX_KEYS) return intValue(key, k, 1, 10000);
   if (k == MAX_PENDING) return intValue(key, k, 1, 1000);
+  if (k == HASH_AUTHORITY) {
+    const b = boolValue();
+    if (b < 0) return field(key, 'must be true or false');
+    cfg.hashAuthority = b > 0;
+    return true;
+  }
   // the last one: headers
   if (peek() != 0x7b) return field(key, 'must be an object of strings');
   at++;
@@ -360,6 +370,21 @@ function str(): string | null {
     out += String.fromCharCode(code);
     run = at;
   }
+}
+
+/** Reads a JSON `true` or `false`: 1 or 0, or -1 (nothing consumed) for anything else. The
+ * UTF-16 text is compared as 64-bit words: 't','r','u','e' and 'f','a','l','s' (little-endian). */
+function boolValue(): i32 {
+  const p = textPtr + ((<usize>at) << 1);
+  if (at + 4 <= textLen && load<u64>(p) == 0x0065_0075_0072_0074) {
+    at += 4;
+    return 1;
+  }
+  if (at + 5 <= textLen && load<u64>(p) == 0x0073_006c_0061_0066 && load<u16>(p, 8) == 0x65) {
+    at += 5;
+    return 0;
+  }
+  return -1;
 }
 
 /** The first UTF-16 unit of `s`, or -1 when it is empty. */

@@ -189,7 +189,9 @@ export class Reporter {
             ':path',
             config.path,
             ':authority',
-            config.authority,
+            // Envoy hashes an http call on :authority (not on the route's hash policy), so a
+            // per-reporter authority keeps all of its reports on one replica of a ring-hash cluster.
+            config.hashAuthority ? this.reporterId + '.' + config.authority : config.authority,
             'content-type',
             'application/json',
             'melonMsg',

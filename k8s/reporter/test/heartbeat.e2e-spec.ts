@@ -90,6 +90,7 @@ describe('reporter, heartbeat mode (the seed)', () => {
         path: '/wasmCallback?from=vm',
         message: 'custom',
         headers: { 'x-extra': 'yes' },
+        hash_authority: true, // traffic mode only: the heartbeat keeps the seed's authority
       }),
       concurrency: 2,
       clusters: { [SEED_CLUSTER]: mesha.url },
@@ -181,6 +182,23 @@ describe('reporter configuration errors', () => {
       "field 'max_keys' must be an integer from 1 to 10000",
     ],
     ['max_pending: string', { max_pending: 'many' }, "field 'max_pending' must be an integer"],
+    [
+      'hash_authority: string',
+      { hash_authority: 'true' },
+      "field 'hash_authority' must be true or false",
+    ],
+    [
+      'hash_authority: number',
+      { hash_authority: 1 },
+      "field 'hash_authority' must be true or false",
+    ],
+    [
+      'hash_authority: null',
+      { hash_authority: null },
+      "field 'hash_authority' must be true or false",
+    ],
+    ['hash_authority: cut short', '{"hash_authority": fals', "field 'hash_authority' must be true"],
+    ['hash_authority: longer word', '{"hash_authority": truex}', 'not valid JSON'],
     ['unknown field', { tickMs: 5000 }, "field 'tickMs' is not a known setting"],
   ];
 
@@ -201,7 +219,8 @@ describe('reporter configuration errors', () => {
       pluginConfig:
         '{"cluster":"c\\u0031", "authority":"a", "path":"/p", "tick_ms":1e3, "timeout_ms":2000.0, ' +
         '"message":"m\\"\\\\\\/\\t", "headers":{"x-a":"1","x-b":""}, "mode":"traffic", ' +
-        '"route_header":"X-Track-Event", "max_keys":8, "max_pending":3, "tick_ms": 1500}',
+        '"route_header":"X-Track-Event", "max_keys":8, "max_pending":3, "tick_ms": 1500, ' +
+        '"hash_authority": false, "hash_authority":true}',
       concurrency: 1,
     });
     expect(host.tickPeriodMs(0)).toBe(1500);
