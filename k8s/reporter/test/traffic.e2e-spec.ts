@@ -1,3 +1,5 @@
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { ProxyWasmHost, StreamRequest } from '../../../wasm-host/src';
 import { startMesha, type MeshaProcess } from '../../../test/support/mesha';
 import { scrape, sumSamples } from '../../../test/support/prometheus-text';
@@ -59,6 +61,47 @@ function plan(i: number): Planned {
 
 const keyOf = (e: { method: string; code: string; route: string }) =>
   `${e.method} ${e.code} ${e.route}`;
+
+/**
+ * The path to mesha, on a loopback port: it answers 503 to the first `failures` requests, then
+ * forwards each request to mesha with the Host header it received. `hosts` records every Host it saw.
+ */
+async function failingThenForwarding(
+  target: string,
+  failures: number,
+): Promise<{ url: string; hosts: string[]; close(): Promise<void> }> {
+  const hosts: string[] = [];
+  let left = failures;
+  const server: Server = createServer((req, res) => {
+    hosts.push(req.headers.host ?? '');
+    if (left > 0) {
+      left--;
+      req.resume();
+      res.writeHead(503).end('not yet');
+      return;
+    }
+    const upstream = request(
+      target + (req.url ?? '/'),
+      { method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.writeHead(502).end());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hosts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
 
 describe('reporter, traffic mode', () => {
   let mesha: MeshaProcess;
@@ -191,6 +234,62 @@ describe('reporter, traffic mode', () => {
         route,
       });
       expect([key, counted]).toEqual([key, n]);
+    }
+  });
+
+  it('hash_authority: every attempt of a report, re-sends included, carries <reporter id>.<authority>; mesha counts each once', async () => {
+    const path = await failingThenForwarding(mesha.url, 2);
+    try {
+      const host = await hosts.start({
+        pluginConfig: JSON.stringify({ mode: 'traffic', hash_authority: true, tick_ms: 1000 }),
+        concurrency: 2,
+        clusters: { [SEED_CLUSTER]: path.url },
+        nodeMetadata: { WORKLOAD_NAME: 'hashed', NAMESPACE: 'authority' },
+      });
+      const perVm = [
+        [3, 4],
+        [5, 6],
+      ];
+      for (let t = 0; t < 2; t++) {
+        for (const vm of [0, 1]) {
+          for (let i = 0; i < perVm[vm][t]; i++)
+            await host.runStream({ method: 'GET', path: '/hashed' }, { status: 200 }, { vm });
+        }
+        await host.tick();
+        await host.settle();
+      }
+      // Tick 1: each VM's seq 1, answered 503. Tick 2: seq 1 re-sent, then seq 2; all answered 200.
+      expect(host.httpCalls.map((c) => c.response?.status).sort()).toEqual([
+        200, 200, 200, 200, 503, 503,
+      ]);
+      const authorities = [0, 1].map((vm) => {
+        const calls = host.httpCalls.filter((c) => c.vm === vm);
+        const id = parseReport(calls[0].body).reporter.id;
+        expect(calls.map((c) => parseReport(c.body).reporter.seq)).toEqual([1, 1, 2]);
+        for (const call of calls) {
+          expect(parseReport(call.body).reporter.id).toBe(id);
+          expect(header(call, 'x-mesha-reporter')).toBe(id);
+          expect(header(call, ':authority')).toBe(`${id}.mesha.istio12.svc.cluster.local`);
+        }
+        return `${id}.mesha.istio12.svc.cluster.local`;
+      });
+      expect(authorities[0]).not.toBe(authorities[1]);
+      // What reached the network (and, past the two 503s, mesha) as Host.
+      expect([...path.hosts].sort()).toEqual(
+        [...authorities, ...authorities, ...authorities].sort(),
+      );
+      const total = 3 + 4 + 5 + 6;
+      await waitFor('mesha to count every report once', async () => {
+        const s = await scrape(mesha.url);
+        return (
+          sumSamples(s, 'mesha_observed_requests_total', { source_workload: 'hashed' }) === total
+        );
+      });
+      expect([0, 1].map((vm) => host.metrics(vm).get('mesha_reporter_reports_sent'))).toEqual([
+        2, 2,
+      ]);
+    } finally {
+      await path.close();
     }
   });
 
