@@ -295,7 +295,12 @@ describe('k8s manifests (kubectl kustomize k8s/overlays/*)', () => {
       match: [{ mode: 'SERVER' }],
       selector: { matchLabels: expect.any(Object) },
     });
-    expect(spec.pluginConfig).toMatchObject({ mode: 'traffic', cluster, authority: host });
+    expect(spec.pluginConfig).toMatchObject({
+      mode: 'traffic',
+      cluster,
+      authority: host,
+      hash_authority: true,
+    });
   });
 
   it('external-collector: a TLS ServiceEntry + DestinationRule, and the reporter sends to its 443 cluster', () => {
@@ -312,6 +317,7 @@ describe('k8s manifests (kubectl kustomize k8s/overlays/*)', () => {
     expect(at(one(objects, 'WasmPlugin'), 'spec.pluginConfig')).toMatchObject({
       cluster: `outbound|443||${host}`,
       authority: host,
+      hash_authority: false,
     });
   });
 
@@ -342,7 +348,12 @@ describe('k8s manifests (kubectl kustomize k8s/overlays/*)', () => {
       async (overlay) => {
         const objects = rendered[overlay];
         const { from, json } = pluginConfigOf(objects);
-        const config = JSON.parse(json) as { cluster?: string; mode?: string; authority?: string };
+        const config = JSON.parse(json) as {
+          cluster?: string;
+          mode?: string;
+          authority?: string;
+          hash_authority?: boolean;
+        };
         // An empty config means the reporter's defaults: the seed's cluster in istio12.
         const cluster = config.cluster ?? serviceCluster(objects).cluster;
         const host = await ProxyWasmHost.start({
@@ -368,6 +379,15 @@ describe('k8s manifests (kubectl kustomize k8s/overlays/*)', () => {
         expect(dispatched[0].response?.status).toBe(200);
         expect(received.length).toBeGreaterThan(before);
         expect(received[received.length - 1].path).toBe('/wasmCallback');
+        if (config.mode === 'traffic') {
+          const { headers } = received[received.length - 1];
+          const reporter = String(headers['x-mesha-reporter']);
+          expect(headers.host).toBe(
+            config.hash_authority === true
+              ? `${reporter}.${String(config.authority)}`
+              : config.authority,
+          );
+        }
       },
     );
 
