@@ -2,7 +2,7 @@
 // meets it. A refused configuration names the field, so the CRITICAL log line says what to fix.
 // It never traps: every error ends parsing with a message.
 
-import { wAscii, wNext, wTemplate, wU64, wUtf8 } from './writer';
+import { wBytes, wNext, wTemplate, wU64, wUtf8 } from './writer';
 
 export const enum Mode {
   Heartbeat = 0,
@@ -31,13 +31,13 @@ const MAX_CONFIG_CHARS = 65536;
 const MAX_STRING_CHARS = 4096;
 const MAX_EXTRA_HEADERS = 32;
 /** Headers the plugin sets itself (or the proxy derives): an extra one would duplicate or contradict them. */
-const RESERVED_HEADERS: StaticArray<string> = [
-  'accept',
-  'content-type',
-  'content-length',
-  'host',
-  'melonmsg',
-  'x-mesha-reporter',
+const RESERVED_HEADERS: StaticArray<usize> = [
+  ascii('accept'),
+  ascii('content-type'),
+  ascii('content-length'),
+  ascii('host'),
+  ascii('melonmsg'),
+  ascii('x-mesha-reporter'),
 ];
 
 // The reader's state lives in module globals rather than an object: one configuration is read at a
@@ -73,10 +73,10 @@ function refuse(): bool {
   return true;
 }
 
-function syntax(what: string): bool {
+function syntax(what: usize): bool {
   if (refuse()) {
-    wTemplate(changetype<usize>('not valid JSON: ~ at offset ~'));
-    wAscii(changetype<usize>(what));
+    wTemplate(ascii('not valid JSON: ~ at offset ~'));
+    wBytes(what);
     wNext();
     wU64(at);
     wNext();
@@ -84,13 +84,13 @@ function syntax(what: string): bool {
   return false;
 }
 
-/** "field '<name>' <what>"; `what` is ASCII and may have '~' marks the caller fills. */
-function field(name: string, what: string): bool {
+/** "field '<name>' <what>"; `what` is an `ascii('...')` template whose '~' marks the caller fills. */
+function field(name: string, what: usize): bool {
   if (refuse()) {
-    wTemplate(changetype<usize>("field '~' "));
+    wTemplate(ascii("field '~' "));
     wUtf8(changetype<usize>(name));
     wNext();
-    wTemplate(changetype<usize>(what));
+    wTemplate(what);
   }
   return false;
 }
@@ -112,17 +112,17 @@ export function readConfig(source: string): Config | null {
 }
 
 function read(): bool {
-  if (textLen > MAX_CONFIG_CHARS) return syntax('larger than 64 KiB');
+  if (textLen > MAX_CONFIG_CHARS) return syntax(ascii('larger than 64 KiB'));
   const c = ws();
   if (c < 0) return true;
-  if (c != 0x7b) return syntax('expected an object');
+  if (c != 0x7b) return syntax(ascii('expected an object'));
   at++;
   if (ws() == 0x7d) {
     at++;
   } else if (!members(0)) {
     return false;
   }
-  if (ws() >= 0) return syntax('unexpected text');
+  if (ws() >= 0) return syntax(ascii('unexpected text'));
   return true;
 }
 
@@ -130,10 +130,10 @@ function read(): bool {
 function members(depth: i32): bool {
   let count = 0;
   while (true) {
-    if (ws() != 0x22) return syntax('expected a member name');
+    if (ws() != 0x22) return syntax(ascii('expected a member name'));
     const key = str();
     if (key === null) return false;
-    if (ws() != 0x3a) return syntax("expected ':'");
+    if (ws() != 0x3a) return syntax(ascii("expected ':'"));
     at++;
     ws();
     if (!(depth == 0 ? setting(key) : extraHeader(key, ++count))) return false;
@@ -142,25 +142,25 @@ function members(depth: i32): bool {
     if (c == 0x7d) return true;
     if (c != 0x2c) {
       at--;
-      return syntax("expected ',' or '}'");
+      return syntax(ascii("expected ',' or '}'"));
     }
   }
 }
 
 /** The known settings; `setting` dispatches on the index. The first six take strings. */
-const SETTINGS: StaticArray<string> = [
-  'cluster',
-  'authority',
-  'path',
-  'message',
-  'route_header',
-  'mode',
-  'tick_ms',
-  'timeout_ms',
-  'max_keys',
-  'max_pending',
-  'hash_authority',
-  'headers',
+const SETTINGS: StaticArray<usize> = [
+  ascii('cluster'),
+  ascii('authority'),
+  ascii('path'),
+  ascii('message'),
+  ascii('route_header'),
+  ascii('mode'),
+  ascii('tick_ms'),
+  ascii('timeout_ms'),
+  ascii('max_keys'),
+  ascii('max_pending'),
+  ascii('hash_authority'),
+  ascii('headers'),
 ];
 const CLUSTER = 0;
 const AUTHORITY = 1;
@@ -173,44 +173,45 @@ const MAX_KEYS = 8;
 const MAX_PENDING = 9;
 const HASH_AUTHORITY = 10;
 
-/** The position of `s` in `list`, or -1. Raw reads of both (they are static or held by the
- * caller), so no managed value crosses a call. */
-function indexIn(list: StaticArray<string>, s: string): i32 {
-  const base = changetype<usize>(list);
-  const n = <i32>(load<u32>(base - 4) >> alignof<usize>());
-  const p = changetype<usize>(s);
-  const size = load<u32>(p - 4);
-  for (let i = 0; i < n; i++) {
-    const q = load<usize>(base + ((<usize>i) << alignof<usize>()));
-    if (load<u32>(q - 4) == size && memory.compare(p, q, size) == 0) return i;
+/** The position of the string at `p` in `list` (`ascii()` byte strings), or -1. Raw reads (the
+ * string is held by the caller), so no managed value crosses a call. */
+function indexIn(list: StaticArray<usize>, p: usize): i32 {
+  const n = (<usize>load<u32>(p - 4)) >> 1;
+  for (let i = 0; i < list.length; i++) {
+    const q = unchecked(list[i]);
+    if (<usize>load<u16>(q) != n) continue;
+    let j: usize = 0;
+    while (j < n && load<u16>(p + (j << 1)) == <u16>load<u8>(q + 2 + j)) j++;
+    if (j == n) return i;
   }
   return -1;
 }
 
 function setting(key: string): bool {
   const cfg = config;
-  const k = indexIn(SETTINGS, key);
-  if (k < 0) return field(key, 'is not a known setting');
+  const k = indexIn(SETTINGS, changetype<usize>(key));
+  if (k < 0) return field(key, ascii('is not a known setting'));
   if (k <= MODE) {
     const s = stringValue(key);
     if (s === null) return false;
     if (k == MESSAGE) {
       cfg.message = s;
     } else if (k == ROUTE_HEADER) {
-      if (firstUnit(s) == 0x3a) return field(key, 'must not be a pseudo-header');
+      if (firstUnit(changetype<usize>(s)) == 0x3a)
+        return field(key, ascii('must not be a pseudo-header'));
       cfg.routeHeader = asciiLower(s);
     } else if (k == MODE) {
       if (s == 'heartbeat') cfg.mode = Mode.Heartbeat;
       else if (s == 'traffic') cfg.mode = Mode.Traffic;
-      else return field(key, 'must be "heartbeat" or "traffic"');
+      else return field(key, ascii('must be "heartbeat" or "traffic"'));
     } else if (s.length == 0) {
-      return field(key, 'must not be empty');
+      return field(key, ascii('must not be empty'));
     } else if (k == CLUSTER) {
       cfg.cluster = s;
     } else if (k == AUTHORITY) {
       cfg.authority = s;
     } else {
-      if (firstUnit(s) != 0x2f) return field(key, "must start with '/'");
+      if (firstUnit(changetype<usize>(s)) != 0x2f) return field(key, ascii("must start with '/'"));
       cfg.path = s;
     }
     return true;
@@ -221,12 +222,12 @@ function setting(key: string): bool {
   if (k == MAX_PENDING) return intValue(key, k, 1, 1000);
   if (k == HASH_AUTHORITY) {
     const b = boolValue();
-    if (b < 0) return field(key, 'must be true or false');
+    if (b < 0) return field(key, ascii('must be true or false'));
     cfg.hashAuthority = b > 0;
     return true;
   }
   // the last one: headers
-  if (peek() != 0x7b) return field(key, 'must be an object of strings');
+  if (peek() != 0x7b) return field(key, ascii('must be an object of strings'));
   at++;
   cfg.headers = [];
   if (ws() == 0x7d) {
@@ -238,10 +239,11 @@ function setting(key: string): bool {
 
 function extraHeader(name: string, count: i32): bool {
   const key = 'headers.' + name;
-  if (count > MAX_EXTRA_HEADERS) return field('headers', 'has more than 32 entries');
-  if (name.length == 0 || name.length > 256 || badChars(name, true))
-    return field(key, 'is not a valid header name');
-  if (indexIn(RESERVED_HEADERS, asciiLower(name)) >= 0) return field(key, 'is set by the plugin');
+  if (count > MAX_EXTRA_HEADERS) return field('headers', ascii('has more than 32 entries'));
+  if (name.length == 0 || name.length > 256 || badChars(changetype<usize>(name), true))
+    return field(key, ascii('is not a valid header name'));
+  if (indexIn(RESERVED_HEADERS, changetype<usize>(asciiLower(name))) >= 0)
+    return field(key, ascii('is set by the plugin'));
   const value = stringValue(key);
   if (value === null) return false;
   const headers = config.headers;
@@ -252,13 +254,13 @@ function extraHeader(name: string, count: i32): bool {
 
 function stringValue(key: string): string | null {
   if (peek() != 0x22) {
-    field(key, 'must be a string');
+    field(key, ascii('must be a string'));
     return null;
   }
   const s = str();
   if (s === null) return null;
-  if (s.length > MAX_STRING_CHARS || badChars(s, false)) {
-    field(key, 'must be at most 4096 characters without NUL, CR or LF');
+  if (s.length > MAX_STRING_CHARS || badChars(changetype<usize>(s), false)) {
+    field(key, ascii('must be at most 4096 characters without NUL, CR or LF'));
     return null;
   }
   return s;
@@ -266,12 +268,12 @@ function stringValue(key: string): string | null {
 
 function intValue(key: string, k: i32, min: i32, max: i32): bool {
   const c = peek();
-  if (c != 0x2d && (c < 0x30 || c > 0x39)) return field(key, 'must be an integer');
+  if (c != 0x2d && (c < 0x30 || c > 0x39)) return field(key, ascii('must be an integer'));
   const n = num();
   if (isNaN(n)) return false;
   if (Math.floor(n) != n || n < <f64>min || n > <f64>max) {
     if (!refused) {
-      field(key, 'must be an integer from ~ to ~');
+      field(key, ascii('must be an integer from ~ to ~'));
       wU64(min);
       wNext();
       wU64(max);
@@ -319,7 +321,7 @@ function num(): f64 {
     scale += minus ? -exp : exp;
   }
   if (digits == 0) {
-    syntax('invalid number');
+    syntax(ascii('invalid number'));
     return NaN;
   }
   // Exact for the integers a configuration holds; approximate but never trapping otherwise.
@@ -335,7 +337,7 @@ function str(): string | null {
   while (true) {
     const c = peek();
     if (c < 0x20) {
-      syntax(c < 0 ? 'unterminated string' : 'control character in string');
+      syntax(c < 0 ? ascii('unterminated string') : ascii('control character in string'));
       return null;
     }
     at++;
@@ -356,7 +358,7 @@ function str(): string | null {
         const h = peek() | 0x20; // lower-cases hex letters, keeps digits
         const d = h >= 0x30 && h <= 0x39 ? h - 0x30 : h >= 0x61 && h <= 0x66 ? h - 0x57 : -1;
         if (d < 0) {
-          syntax('invalid \\u escape');
+          syntax(ascii('invalid \\u escape'));
           return null;
         }
         code = (code << 4) | d;
@@ -364,7 +366,7 @@ function str(): string | null {
       }
     } else if (e != 0x22 && e != 0x5c && e != 0x2f) {
       at--;
-      syntax('invalid escape');
+      syntax(ascii('invalid escape'));
       return null;
     }
     out += String.fromCharCode(code);
@@ -388,15 +390,15 @@ function boolValue(): i32 {
 }
 
 /** The first UTF-16 unit of `s`, or -1 when it is empty. */
-function firstUnit(s: string): i32 {
-  const p = changetype<usize>(s);
+function firstUnit(p: usize): i32 {
   return load<u32>(p - 4) == 0 ? -1 : <i32>load<u16>(p);
 }
 
 /** NUL, CR, LF (and, for header names, space and ':') are refused. */
-function badChars(s: string, name: bool): bool {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
+function badChars(s: usize, name: bool): bool {
+  const end = s + <usize>load<u32>(s - 4);
+  for (let p = s; p < end; p += 2) {
+    const c = <i32>load<u16>(p);
     if (c == 0 || c == 0x0a || c == 0x0d || (name && (c == 0x20 || c == 0x3a))) return true;
   }
   return false;

@@ -162,11 +162,11 @@ export function httpCall(
   return status;
 }
 
-/** Defines a metric; returns its id, or -1 when the host refused. */
-export function defineMetric(kind: MetricType, name: string): i64 {
-  const bytes = String.UTF8.encode(name);
+/** Defines a metric named by an `ascii('...')` byte string (a u16 length, then the bytes);
+ * returns its id, or -1 when the host refused. */
+export function defineMetric(kind: MetricType, name: usize): i64 {
   store<u32>(OUT, 0);
-  const status = proxy_define_metric(kind, changetype<usize>(bytes), bytes.byteLength, OUT);
+  const status = proxy_define_metric(kind, name + 2, load<u16>(name), OUT);
   return status == Status.Ok ? <i64>load<u32>(OUT) : -1;
 }
 

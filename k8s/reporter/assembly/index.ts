@@ -6,9 +6,9 @@ import { LogLevel, hostAlloc, logRaw } from './host';
 import { Reporter } from './reporter';
 import { Stream, finish, onRequestHeaders, onResponseHeaders } from './stream';
 
-/** Root contexts: normally one per VM (more only when several plugins share a VM). */
-/** Values are Reporters (`Object`: the same Map instance as `streams`). */
-const roots = new Map<u32, Object>();
+/** Root contexts, a list through `nextRoot`: normally one per VM (more only when several plugins
+ * share a VM). Reporters are unmanaged, so they are not kept in a Map. */
+let firstRoot: Reporter | null = null;
 /** Streams by context id. Values are Streams; the value type is `Object` so this Map instance is
  * shared with the route table of the aggregation (one generic instantiation less in the binary). */
 const streams = new Map<u32, Object>();
@@ -36,14 +36,17 @@ function streamOf(contextId: u32): Stream | null {
 }
 
 function rootOf(contextId: u32): Reporter | null {
-  return roots.has(contextId) ? changetype<Reporter>(roots.get(contextId)) : null;
+  let r = firstRoot;
+  while (r !== null && r.contextId != contextId) r = r.nextRoot;
+  return r;
 }
 
 function root(contextId: u32): Reporter {
   const known = rootOf(contextId);
   if (known !== null) return known;
   const r = new Reporter(contextId);
-  roots.set(contextId, r);
+  r.nextRoot = firstRoot;
+  firstRoot = r;
   return r;
 }
 
@@ -64,6 +67,7 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
     s = new Stream();
   }
   s.reset(reporter);
+  reporter.streams++;
   streams.set(contextId, s);
 }
 
@@ -146,6 +150,8 @@ export function proxy_on_delete(contextId: u32): void {
   if (s !== null) {
     streams.delete(contextId);
     finish(s);
+    const r = s.reporter;
+    if (r !== null && --r.streams == 0 && r.deleted) r.release();
     s.reporter = null;
     if (spareCount < MAX_SPARE) {
       s.nextSpare = spare;
@@ -154,16 +160,31 @@ export function proxy_on_delete(contextId: u32): void {
     }
     return;
   }
-  roots.delete(contextId);
+  deleteRoot(contextId);
+}
+
+/** Unlinks a root context; its Reporter is freed now, or when the last stream pointing at it ends. */
+function deleteRoot(contextId: u32): void {
+  let prev: Reporter | null = null;
+  let r = firstRoot;
+  while (r !== null && r.contextId != contextId) {
+    prev = r;
+    r = r.nextRoot;
+  }
+  if (r === null) return;
+  if (prev === null) firstRoot = r.nextRoot;
+  else prev.nextRoot = r.nextRoot;
+  r.deleted = true;
+  if (r.streams == 0) r.release();
 }
 
 /** Replaces AssemblyScript's `env.abort` import: log what failed at CRITICAL, then trap. */
 function onAbort(message: string | null, fileName: string | null, line: u32, column: u32): void {
   // Static room for the message: logging it must not allocate (abort may mean out of memory).
   const ABORT_TEXT: usize = memory.data(256);
-  const prefix = 'mesha reporter aborted: ';
-  let n: i32 = 0;
-  for (let i = 0; i < prefix.length; i++) store<u8>(ABORT_TEXT + n++, <u8>prefix.charCodeAt(i));
+  const prefix = ascii('mesha reporter aborted: ');
+  let n = <i32>load<u16>(prefix);
+  memory.copy(ABORT_TEXT, prefix + 2, <usize>n);
   if (message !== null) {
     const len = min(message.length, 200);
     for (let i = 0; i < len; i++) {

@@ -24,8 +24,8 @@ import {
   valuePtr,
   valueSize,
 } from './host';
-import { Aggregate, Observation, ReportHead, sourceName } from './traffic';
-import { wAscii, wDecimal, wLog, wLogAfter, wTemplate, wU64 } from './writer';
+import { Aggregate, Observation, sourceName, writeHead } from './traffic';
+import { wBytes, wDecimal, wLog, wLogAfter, wTemplate, wU64 } from './writer';
 
 const HEARTBEAT_BODY = String.UTF8.encode("i'm wasm from wasm filter !!!");
 const STATUS_KEY = String.UTF8.encode(':status');
@@ -43,28 +43,30 @@ function hex16(x: u64): string {
 /** Appends the proxy-wasm Go SDK's wording for a failed call, as the seed logged it. */
 function wStatusError(status: u32): void {
   if (status == 1 || status == 2 || status == 10) {
-    wAscii(changetype<usize>('error status returned by host: '));
-    wAscii(
-      changetype<usize>(
-        status == 1 ? 'not found' : status == 2 ? 'bad argument' : 'internal failure',
-      ),
+    wBytes(ascii('error status returned by host: '));
+    wBytes(
+      status == 1
+        ? ascii('not found')
+        : status == 2
+          ? ascii('bad argument')
+          : ascii('internal failure'),
     );
   } else {
-    wAscii(changetype<usize>('unknown status code: '));
+    wBytes(ascii('unknown status code: '));
     wU64(status);
   }
 }
 
 /** Logs `template` with its one '~' replaced by the host status' description. */
-function logStatus(level: LogLevel, template: string, status: u32): void {
-  wTemplate(changetype<usize>(template));
+function logStatus(level: LogLevel, template: usize, status: u32): void {
+  wTemplate(template);
   wStatusError(status);
   wLog(level);
 }
 
 /** Logs a fixed ASCII line. */
-function logLine(level: LogLevel, line: string): void {
-  wTemplate(changetype<usize>(line));
+function logLine(level: LogLevel, line: usize): void {
+  wTemplate(line);
   wLog(level);
 }
 
@@ -94,12 +96,12 @@ const FAILED = 1;
 const DROPPED = 2;
 const OBSERVED = 3;
 const PENDING = 4;
-const METRIC_NAMES: StaticArray<string> = [
-  'mesha_reporter_reports_sent',
-  'mesha_reporter_reports_failed',
-  'mesha_reporter_reports_dropped',
-  'mesha_reporter_requests_observed',
-  'mesha_reporter_reports_pending',
+const METRIC_NAMES: StaticArray<usize> = [
+  ascii('mesha_reporter_reports_sent'),
+  ascii('mesha_reporter_reports_failed'),
+  ascii('mesha_reporter_reports_dropped'),
+  ascii('mesha_reporter_requests_observed'),
+  ascii('mesha_reporter_reports_pending'),
 ];
 
 /** Adds `by` to metric `i` of the id block `metrics` (a Reporter's `metrics`, passed raw). */
@@ -107,36 +109,93 @@ function countMetric(metrics: usize, i: i32, by: u64): void {
   incrementMetric(load<i64>(metrics + ((<usize>i) << 3)), by);
 }
 
+/** Pins `next` and unpins `old`: the managed objects an (unmanaged) Reporter holds stay alive
+ * this way. Static objects (below `__heap_base`) are never collected and never pinned. */
+function hold(old: usize, next: usize): void {
+  if (old == next) return;
+  if (old >= __heap_base) __unpin(old);
+  if (next >= __heap_base) __pin(next);
+}
+
+/** Unmanaged, so that `this` in its methods costs no shadow-stack traffic (see the README's size
+ * notes); its managed fields are pinned through `hold`. Root contexts are few and long-lived. */
+@unmanaged
 export class Reporter {
-  config: Config = new Config();
+  config: Config;
   configured: bool = false;
   reporterId: string = '';
   private nextSeq: u64 = 1;
   private cluster: ArrayBuffer | null = null;
   private headers: ArrayBuffer | null = null;
-  private source: string[] = [];
+  private source: string[];
   aggregate: Aggregate | null = null;
-  private pending: Pending[] = [];
+  private pending: Pending[];
   private windowStartMs: u64 = 0;
+  private windowEndMs: u64 = 0;
   /** Requests finished since the last tick; added to the metric once per tick, not per request. */
   observedSinceTick: u64 = 0;
   private delivering: bool = true;
-  private metrics: StaticArray<i64> = new StaticArray<i64>(5);
+  private metrics: StaticArray<i64>;
+  /** Streams pointing at this reporter: a deleted root context is freed when the last one ends. */
+  streams: i32 = 0;
+  deleted: bool = false;
+  /** The next root context of this VM (a list: there is normally one). */
+  nextRoot: Reporter | null = null;
 
-  constructor(public contextId: u32) {}
+  constructor(public contextId: u32) {
+    const config = new Config();
+    hold(0, changetype<usize>(config));
+    this.config = config;
+    const source: string[] = [];
+    hold(0, changetype<usize>(source));
+    this.source = source;
+    const pending: Pending[] = [];
+    hold(0, changetype<usize>(pending));
+    this.pending = pending;
+    const metrics = new StaticArray<i64>(5);
+    hold(0, changetype<usize>(metrics));
+    this.metrics = metrics;
+  }
+
+  /** Writes the head of a report of the window being closed (see `toReports`). */
+  writeHead(seq: u64): void {
+    writeHead(
+      changetype<usize>(this.reporterId),
+      changetype<usize>(this.source),
+      this.windowStartMs,
+      this.windowEndMs,
+      seq,
+    );
+  }
+
+  /** Unpins what it holds and frees it (a deleted root context, once no stream points at it). */
+  release(): void {
+    hold(changetype<usize>(this.config), 0);
+    hold(changetype<usize>(this.reporterId), 0);
+    hold(changetype<usize>(this.cluster), 0);
+    hold(changetype<usize>(this.headers), 0);
+    hold(changetype<usize>(this.source), 0);
+    hold(changetype<usize>(this.aggregate), 0);
+    hold(changetype<usize>(this.pending), 0);
+    hold(changetype<usize>(this.metrics), 0);
+    heap.free(changetype<usize>(this));
+  }
 
   /** proxy_on_configure: false refuses the configuration (Envoy then rejects it). */
   configure(size: u32): bool {
     const text = size > 0 ? getBufferString(BufferType.PluginConfiguration, size) : '';
     const read = readConfig(text === null ? '' : text);
     if (read === null) {
-      wLogAfter(LogLevel.Critical, changetype<usize>('mesha reporter: invalid configuration: '));
+      wLogAfter(LogLevel.Critical, ascii('mesha reporter: invalid configuration: '));
       return false;
     }
     const config = read;
+    hold(changetype<usize>(this.config), changetype<usize>(config));
     this.config = config;
     if (!this.configured) {
-      this.reporterId = hex16(random64());
+      const id = hex16(random64());
+      hold(changetype<usize>(this.reporterId), changetype<usize>(id));
+      this.reporterId = id;
       for (let i = 0; i < 5; i++) {
         unchecked(
           (this.metrics[i] = defineMetric(
@@ -146,22 +205,30 @@ export class Reporter {
         );
       }
     }
-    this.cluster = String.UTF8.encode(config.cluster);
-    this.headers = this.encodeHeaders(config);
-    this.aggregate = new Aggregate(config.maxKeys);
-    this.source = [
+    const cluster = String.UTF8.encode(config.cluster);
+    hold(changetype<usize>(this.cluster), changetype<usize>(cluster));
+    this.cluster = cluster;
+    const headers = this.encodeHeaders(config);
+    hold(changetype<usize>(this.headers), changetype<usize>(headers));
+    this.headers = headers;
+    const aggregate = new Aggregate(config.maxKeys);
+    hold(changetype<usize>(this.aggregate), changetype<usize>(aggregate));
+    this.aggregate = aggregate;
+    const source = [
       sourceName(getPropertyString('node.metadata.WORKLOAD_NAME')),
       sourceName(getPropertyString('node.metadata.NAMESPACE')),
       sourceName(getPropertyString('node.metadata.NAME')),
     ];
+    hold(changetype<usize>(this.source), changetype<usize>(source));
+    this.source = source;
     this.windowStartMs = nowNanos() / 1000000;
     this.configured = true;
     const status = setTickPeriod(config.tickMs);
     if (status != Status.Ok) {
-      logStatus(LogLevel.Critical, 'failed to set tick period: ~', status);
+      logStatus(LogLevel.Critical, ascii('failed to set tick period: ~'), status);
       return false;
     }
-    wTemplate(changetype<usize>('set tick period milliseconds: '));
+    wTemplate(ascii('set tick period milliseconds: '));
     wU64(config.tickMs);
     wLog(LogLevel.Info);
     return true;
@@ -212,10 +279,11 @@ export class Reporter {
   tick(): void {
     if (!this.configured) return;
     if (this.config.mode == Mode.Heartbeat) {
-      logLine(LogLevel.Info, 'OnTick method is called before dispatchHttpCall ');
+      logLine(LogLevel.Info, ascii('OnTick method is called before dispatchHttpCall '));
       const status = this.dispatch(HEARTBEAT_BODY, null);
-      if (status != Status.Ok) logStatus(LogLevel.Critical, 'dispatch httpcall failed: ~', status);
-      logLine(LogLevel.Info, 'OnTick method is called after dispatchHttpCall ');
+      if (status != Status.Ok)
+        logStatus(LogLevel.Critical, ascii('dispatch httpcall failed: ~'), status);
+      logLine(LogLevel.Info, ascii('OnTick method is called after dispatchHttpCall '));
       return;
     }
     countMetric(changetype<usize>(this.metrics), OBSERVED, this.observedSinceTick);
@@ -223,8 +291,8 @@ export class Reporter {
     const nowMs = nowNanos() / 1000000;
     const agg = this.aggregate;
     if (agg !== null && !agg.isEmpty()) {
-      const head = new ReportHead(this.reporterId, this.source, this.windowStartMs, nowMs);
-      const bodies = agg.toReports(head, this.nextSeq);
+      this.windowEndMs = nowMs;
+      const bodies = agg.toReports(this, this.nextSeq);
       agg.clear();
       this.windowStartMs = nowMs;
       this.nextSeq += bodies.length;
@@ -238,7 +306,7 @@ export class Reporter {
       }
       if (dropped > 0) {
         countMetric(changetype<usize>(this.metrics), DROPPED, dropped);
-        wTemplate(changetype<usize>('mesha reporter: dropped ~ report(s) past max_pending'));
+        wTemplate(ascii('mesha reporter: dropped ~ report(s) past max_pending'));
         wU64(dropped);
         wLog(LogLevel.Warn);
       }
@@ -278,14 +346,14 @@ export class Reporter {
   private failed(status: u32, code: i32): void {
     // Logged once per outage, not once per attempt.
     if (this.delivering) {
-      wTemplate(changetype<usize>('mesha reporter: reports not delivered (~), will retry'));
+      wTemplate(ascii('mesha reporter: reports not delivered (~), will retry'));
       if (status != Status.Ok) {
-        wAscii(changetype<usize>('dispatch: '));
+        wBytes(ascii('dispatch: '));
         wStatusError(status);
       } else if (code == 0) {
-        wAscii(changetype<usize>('no answer'));
+        wBytes(ascii('no answer'));
       } else {
-        wAscii(changetype<usize>('collector answered '));
+        wBytes(ascii('collector answered '));
         wDecimal(code);
       }
       wLog(LogLevel.Warn);
@@ -297,7 +365,7 @@ export class Reporter {
     const code = callStatus(headers);
     const ok = code >= 200 && code < 300;
     if (this.config.mode == Mode.Heartbeat) {
-      logLine(LogLevel.Info, 'wasm callback...');
+      logLine(LogLevel.Info, ascii('wasm callback...'));
       countMetric(changetype<usize>(this.metrics), ok ? SENT : FAILED, 1);
       return;
     }
@@ -313,7 +381,8 @@ export class Reporter {
       unchecked((pending[0] = answered));
       pending.shift();
       countMetric(changetype<usize>(this.metrics), SENT, 1);
-      if (!this.delivering) logLine(LogLevel.Info, 'mesha reporter: reports delivered again');
+      if (!this.delivering)
+        logLine(LogLevel.Info, ascii('mesha reporter: reports delivered again'));
       this.delivering = true;
     } else {
       answered.inFlight = false;

@@ -37,18 +37,9 @@ export class Stream extends Observation {
 /** The method index of the header value just read (see `getHeader`). */
 function methodOfValue(): u8 {
   for (let m = 0; m < <i32>METHOD_OTHER; m++) {
-    // Raw UTF-16 reads: no managed value crosses a call (no shadow-stack frame here).
-    const name = load<usize>(changetype<usize>(METHODS) + ((<usize>m) << alignof<usize>()));
-    const n = <usize>(load<u32>(name - 4) >> 1);
-    if (n != valueSize) continue;
-    let same = true;
-    for (let i: usize = 0; i < n; i++) {
-      if (<u16>load<u8>(valuePtr + i) != load<u16>(name + (i << 1))) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return <u8>m;
+    const name = unchecked(METHODS[m]);
+    if (<usize>load<u16>(name) == valueSize && memory.compare(name + 2, valuePtr, valueSize) == 0)
+      return <u8>m;
   }
   return METHOD_OTHER;
 }

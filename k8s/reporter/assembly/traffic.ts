@@ -1,9 +1,11 @@
 // Traffic aggregation for one reporting window and the v1 report body
 // (src/reports/report-v1.schema.json).
 
+import { Reporter } from './reporter';
 import {
   wAscii,
   wByte,
+  wBytes,
   wJsonString,
   wMillisFromNanos,
   wNext,
@@ -16,20 +18,28 @@ import {
 const BOUNDS_MS: StaticArray<u64> = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 const BUCKETS = 12;
 
-export const METHODS: StaticArray<string> = [
-  'GET',
-  'HEAD',
-  'POST',
-  'PUT',
-  'DELETE',
-  'CONNECT',
-  'OPTIONS',
-  'TRACE',
-  'PATCH',
-  'OTHER',
+/** `ascii()` byte strings (see writer.ts `wBytes`). */
+export const METHODS: StaticArray<usize> = [
+  ascii('GET'),
+  ascii('HEAD'),
+  ascii('POST'),
+  ascii('PUT'),
+  ascii('DELETE'),
+  ascii('CONNECT'),
+  ascii('OPTIONS'),
+  ascii('TRACE'),
+  ascii('PATCH'),
+  ascii('OTHER'),
 ];
 export const METHOD_OTHER: u8 = 9;
-const CODES: StaticArray<string> = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'];
+const CODES: StaticArray<usize> = [
+  ascii('none'),
+  ascii('1xx'),
+  ascii('2xx'),
+  ascii('3xx'),
+  ascii('4xx'),
+  ascii('5xx'),
+];
 const CODE_CLASSES = 6;
 const CELLS = 60; // METHODS.length * CODE_CLASSES
 
@@ -60,10 +70,10 @@ class RouteCells {
 }
 
 /** FNV-1a over the UTF-16 units: the route table is keyed by this, collisions chain through `next`. */
-function routeHash(s: string): u32 {
+function routeHash(p: usize): u32 {
   let h: u32 = 2166136261;
-  const p = changetype<usize>(s);
-  const end = p + ((<usize>s.length) << 1);
+  // The runtime header's rtSize, just before the payload, is the string's byte length.
+  const end = p + <usize>load<u32>(p - 4);
   for (let q = p; q < end; q += 2) h = (h ^ (<u32>load<u16>(q))) * 16777619;
   return h;
 }
@@ -100,7 +110,7 @@ export class Aggregate {
 
   add(o: Observation): void {
     const route = o.route;
-    const h = routeHash(route);
+    const h = routeHash(changetype<usize>(route));
     const first = this.byRoute.has(h) ? changetype<RouteCells>(this.byRoute.get(h)) : null;
     let found = first;
     while (found !== null && found.route != route) found = found.next;
@@ -143,7 +153,7 @@ export class Aggregate {
   }
 
   /** The window's counts as report bodies (usually one), each carrying its own seq from `firstSeq`. */
-  toReports(head: ReportHead, firstSeq: u64): ArrayBuffer[] {
+  toReports(reporter: Reporter, firstSeq: u64): ArrayBuffer[] {
     const routes = this.order;
     const nr = routes.length;
     const bodies = new Array<ArrayBuffer>();
@@ -158,7 +168,7 @@ export class Aggregate {
         if (cell === null) continue;
         if (!open || inBody == MAX_COUNTS_PER_REPORT) {
           if (open) bodies.push(closeBody());
-          head.open(firstSeq + <u64>bodies.length);
+          reporter.writeHead(firstSeq + <u64>bodies.length);
           open = true;
           inBody = 0;
         }
@@ -173,24 +183,21 @@ export class Aggregate {
 }
 
 function closeBody(): ArrayBuffer {
-  wAscii(changetype<usize>(']}'));
+  wBytes(ascii(']}'));
   return wTake();
 }
 
 /** One entry of `counts`; '~' marks the values (see `wTemplate`). */
 // One literal each (the compiler does not fold concatenated constants).
-const COUNT_JSON =
-  '{"method":"~","code":"~","route":~,"n":~,"duration_buckets":[~],"duration_sum_ms":~,"bytes_in":~,"bytes_out":~}';
+const COUNT_JSON = ascii(
+  '{"method":"~","code":"~","route":~,"n":~,"duration_buckets":[~],"duration_sum_ms":~,"bytes_in":~,"bytes_out":~}',
+);
 
 function writeCount(route: usize, index: i32, cell: usize): void {
-  wTemplate(changetype<usize>(COUNT_JSON));
-  wAscii(
-    load<usize>(changetype<usize>(METHODS) + ((<usize>(index / CODE_CLASSES)) << alignof<usize>())),
-  );
+  wTemplate(COUNT_JSON);
+  wBytes(unchecked(METHODS[index / CODE_CLASSES]));
   wNext();
-  wAscii(
-    load<usize>(changetype<usize>(CODES) + ((<usize>(index % CODE_CLASSES)) << alignof<usize>())),
-  );
+  wBytes(unchecked(CODES[index % CODE_CLASSES]));
   wNext();
   wJsonString(route);
   wNext();
@@ -211,37 +218,33 @@ function writeCount(route: usize, index: i32, cell: usize): void {
 }
 
 /** A report up to its counts; '~' marks the values (see `wTemplate`). */
-const HEAD_JSON =
-  '{"v":1,"reporter":{"id":"~","seq":~},"source":{"workload":~,"namespace":~,"pod":~},"window":{"start_ms":~,"end_ms":~},"buckets_ms":[5,10,25,50,100,250,500,1000,2500,5000,10000],"counts":[';
+const HEAD_JSON = ascii(
+  '{"v":1,"reporter":{"id":"~","seq":~},"source":{"workload":~,"namespace":~,"pod":~},"window":{"start_ms":~,"end_ms":~},"buckets_ms":[5,10,25,50,100,250,500,1000,2500,5000,10000],"counts":[',
+);
 
-/** Everything in a report before its counts. */
-export class ReportHead {
-  constructor(
-    public reporterId: string,
-    /** workload, namespace, pod */
-    public source: string[],
-    public startMs: u64,
-    public endMs: u64,
-  ) {}
-
-  open(seq: u64): void {
-    wTemplate(changetype<usize>(HEAD_JSON));
-    wAscii(changetype<usize>(this.reporterId));
-    wNext();
-    wU64(seq);
-    wNext();
-    const source = this.source;
-    wJsonString(changetype<usize>(unchecked(source[0])));
-    wNext();
-    wJsonString(changetype<usize>(unchecked(source[1])));
-    wNext();
-    wJsonString(changetype<usize>(unchecked(source[2])));
-    wNext();
-    wU64(this.startMs);
-    wNext();
-    wU64(this.endMs);
+/** Everything in a report before its counts, with `seq`; `source` is workload, namespace, pod. */
+export function writeHead(
+  reporterId: usize,
+  source: usize,
+  startMs: u64,
+  endMs: u64,
+  seq: u64,
+): void {
+  wTemplate(HEAD_JSON);
+  wAscii(reporterId);
+  wNext();
+  wU64(seq);
+  wNext();
+  // `source` is a string[]: its backing store's address is its first field.
+  const names = load<usize>(source);
+  for (let i: usize = 0; i < 3; i++) {
+    wJsonString(load<usize>(names + (i << alignof<usize>())));
     wNext();
   }
+  wU64(startMs);
+  wNext();
+  wU64(endMs);
+  wNext();
 }
 
 /** A source name as the schema wants it: 1..253 characters, 'unknown' when absent or empty. */

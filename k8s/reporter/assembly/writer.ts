@@ -39,10 +39,17 @@ export function wAscii(s: usize): void {
   len += n;
 }
 
+/** Appends a byte string made by `ascii('...')` (see ascii-transform.mjs): a u16 length, then the bytes. */
+export function wBytes(b: usize): void {
+  const n = <i32>load<u16>(b);
+  memory.copy(reserve(n), b + 2, <usize>n);
+  len += n;
+}
+
 let template: usize = 0;
 let templateAt: i32 = 0;
 
-/** Starts writing the ASCII template `t`, in which '~' marks each place a value goes: writes it up
+/** Starts writing the template `t` (an `ascii('...')` byte string), in which '~' marks each place a value goes: writes it up
  * to its first mark. Each `wNext()` then writes on to the next mark (or the end). */
 export function wTemplate(t: usize): void {
   template = t;
@@ -51,10 +58,10 @@ export function wTemplate(t: usize): void {
 }
 
 export function wNext(): void {
-  const n = strLen(template);
+  const n = <i32>load<u16>(template);
   let i = templateAt;
   while (i < n) {
-    const c = <i32>load<u16>(template + ((<usize>i) << 1));
+    const c = <i32>load<u8>(template + 2 + <usize>i);
     i++;
     if (c == 0x7e) break;
     wByte(c);
@@ -106,12 +113,13 @@ export function wLog(level: i32): void {
   len = 0;
 }
 
-/** Logs what the buffer holds with the ASCII `prefix` in front, and empties the buffer. */
+/** Logs what the buffer holds with `prefix` (an `ascii('...')` byte string) in front, and empties
+ * the buffer. */
 export function wLogAfter(level: i32, prefix: usize): void {
-  const n = strLen(prefix);
+  const n = <i32>load<u16>(prefix);
   reserve(n);
   memory.copy(buf + <usize>n, buf, <usize>len);
-  for (let i = 0; i < n; i++) store<u8>(buf + i, load<u8>(prefix + ((<usize>i) << 1)));
+  memory.copy(buf, prefix + 2, <usize>n);
   len += n;
   proxy_log(level, buf, len);
   len = 0;

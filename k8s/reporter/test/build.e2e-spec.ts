@@ -15,7 +15,17 @@ const SIZE_BUDGET_BYTES = 31 * 1024;
 async function build(outFile: string): Promise<Buffer> {
   await run(
     process.execPath,
-    [ASC, '--config', 'k8s/reporter/asconfig.json', '--target', 'release', '--outFile', outFile],
+    [
+      ASC,
+      '--config',
+      'k8s/reporter/asconfig.json',
+      '--target',
+      'release',
+      '--transform',
+      './k8s/reporter/assembly/ascii-transform.mjs',
+      '--outFile',
+      outFile,
+    ],
     { cwd: REPO_ROOT },
   );
   return readFile(outFile);
