@@ -106,13 +106,11 @@ export function getBufferString(kind: BufferType, size: u32): string | null {
 }
 
 /** Reads a header into `valuePtr`/`valueSize` (the caller must `releaseValue()`); false when
- * absent. `key` is the address of an ArrayBuffer holding the name in UTF-8 (a raw address, so
- * that passing it costs no shadow-stack slot). */
+ * absent. `key` is the name in UTF-8 as an `ascii()` byte string (a u16 length, then the bytes),
+ * passed raw so that it costs no shadow-stack slot. */
 export function getHeader(kind: MapType, key: usize): bool {
   clearOut();
-  // The runtime header's rtSize, just before the payload, is the buffer's byte length.
-  const keySize = load<u32>(key - 4);
-  return takeOut(proxy_get_header_map_value(kind, key, keySize, OUT, OUT + 4));
+  return takeOut(proxy_get_header_map_value(kind, key + 2, load<u16>(key), OUT, OUT + 4));
 }
 
 /** A property as a string (Istio node metadata values are strings), or null when absent. */
@@ -187,25 +185,4 @@ export function random64(): u64 {
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9;
   x = (x ^ (x >> 27)) * 0x94d049bb133111eb;
   return x ^ (x >> 31);
-}
-
-/** Proxy-wasm header map serialisation of alternating names and values (`a` then `b`): count,
- * (name length, value length) per pair, then each name and value followed by a NUL. */
-export function encodeHeaderMap(a: string[], b: string[]): ArrayBuffer {
-  const na = a.length;
-  const n = na + b.length;
-  let size = 4 + 4 * n;
-  for (let i = 0; i < n; i++)
-    size += String.UTF8.byteLength(i < na ? unchecked(a[i]) : unchecked(b[i - na])) + 1;
-  const out = new ArrayBuffer(size);
-  const base = changetype<usize>(out);
-  store<u32>(base, n >> 1);
-  let at = base + 4 + 4 * n;
-  for (let i = 0; i < n; i++) {
-    const s = i < na ? unchecked(a[i]) : unchecked(b[i - na]);
-    const len = String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, at);
-    store<u32>(base + 4 + 4 * i, <u32>len);
-    at += len + 1; // the buffer is zeroed: the NUL is already there
-  }
-  return out;
 }

@@ -95,14 +95,20 @@ export function proxy_on_http_call_response(
   if (r !== null) r.onHttpCallResponse(token, headers);
 }
 
-function routeKey(reporter: Reporter): ArrayBuffer | null {
+/** The configured route header's name as a byte string for `getHeader` (a u16 length, then the
+ * UTF-8 bytes), or 0 when none is configured. Kept alive by `routeHeaderKey`. */
+function routeKey(reporter: Reporter): usize {
   const name = reporter.config.routeHeader;
-  if (name.length == 0) return null;
+  if (name.length == 0) return 0;
   if (routeHeaderFor != name || routeHeaderKey === null) {
-    routeHeaderKey = String.UTF8.encode(name);
+    const n = String.UTF8.byteLength(name);
+    const key = new ArrayBuffer(n + 2);
+    store<u16>(changetype<usize>(key), <u16>n);
+    String.UTF8.encodeUnsafe(changetype<usize>(name), name.length, changetype<usize>(key) + 2);
+    routeHeaderKey = key;
     routeHeaderFor = name;
   }
-  return routeHeaderKey;
+  return changetype<usize>(routeHeaderKey);
 }
 
 export function proxy_on_request_headers(contextId: u32, _headers: u32, _endOfStream: bool): i32 {

@@ -10,7 +10,6 @@ import {
   MetricType,
   Status,
   defineMetric,
-  encodeHeaderMap,
   getBufferString,
   getHeader,
   getPropertyString,
@@ -25,10 +24,24 @@ import {
   valueSize,
 } from './host';
 import { Aggregate, Observation, sourceName, writeHead } from './traffic';
-import { wBytes, wDecimal, wLog, wLogAfter, wTemplate, wU64 } from './writer';
+import {
+  wAscii,
+  wByte,
+  wBytes,
+  wDecimal,
+  wLength,
+  wLog,
+  wLogAfter,
+  wPatchU32,
+  wTake,
+  wTemplate,
+  wU64,
+  wUtf8,
+  wZeros,
+} from './writer';
 
 const HEARTBEAT_BODY = String.UTF8.encode("i'm wasm from wasm filter !!!");
-const STATUS_KEY = String.UTF8.encode(':status');
+const STATUS_KEY = ascii(':status');
 
 function hex16(x: u64): string {
   let s = '';
@@ -73,7 +86,7 @@ function logLine(level: LogLevel, line: usize): void {
 /** The :status of the http call being answered; 0 when there is none (timeout, reset). */
 function callStatus(headers: u32): i32 {
   if (headers == 0) return 0;
-  if (!getHeader(MapType.HttpCallResponseHeaders, changetype<usize>(STATUS_KEY))) return 0;
+  if (!getHeader(MapType.HttpCallResponseHeaders, STATUS_KEY)) return 0;
   let code = 0;
   for (let i: usize = 0; i < valueSize; i++) {
     const d = <i32>load<u8>(valuePtr + i) - 0x30;
@@ -81,6 +94,42 @@ function callStatus(headers: u32): i32 {
   }
   releaseValue();
   return code;
+}
+
+// A proxy-wasm header map, built in the writer's buffer: the pair count, (name length, value
+// length) per pair, then each name and value followed by a NUL. Names and values are written
+// in order, each between `partStart` and `partEnd`, which fills in its length.
+let lengthAt: i32 = 0;
+let partFrom: i32 = 0;
+
+function headerMapStart(pairs: i32): void {
+  wZeros(4 + 8 * pairs);
+  wPatchU32(0, pairs);
+  lengthAt = 4;
+}
+
+function partStart(): void {
+  partFrom = wLength();
+}
+
+function partEnd(): void {
+  wPatchU32(lengthAt, wLength() - partFrom);
+  lengthAt += 4;
+  wByte(0);
+}
+
+/** A name or value given as a string (UTF-8 encoded). */
+function headerText(s: usize): void {
+  partStart();
+  wUtf8(s);
+  partEnd();
+}
+
+/** A name or value given as an `ascii()` byte string. */
+function headerBytes(b: usize): void {
+  partStart();
+  wBytes(b);
+  partEnd();
 }
 
 /** A report that has not had its 2xx yet. It keeps its body, so a re-send has the same id and seq. */
@@ -236,37 +285,42 @@ export class Reporter {
 
   private encodeHeaders(config: Config): ArrayBuffer {
     // Heartbeat: the seed's headers in the seed's order. Traffic: a JSON report tagged with our id.
-    const h: string[] =
-      config.mode == Mode.Heartbeat
-        ? [
-            ':method',
-            'POST',
-            ':authority',
-            config.authority,
-            'melonMsg',
-            config.message,
-            ':path',
-            config.path,
-            'accept',
-            '*/*',
-          ]
-        : [
-            ':method',
-            'POST',
-            ':path',
-            config.path,
-            ':authority',
-            // Envoy hashes an http call on :authority (not on the route's hash policy), so a
-            // per-reporter authority keeps all of its reports on one replica of a ring-hash cluster.
-            config.hashAuthority ? this.reporterId + '.' + config.authority : config.authority,
-            'content-type',
-            'application/json',
-            'melonMsg',
-            config.message,
-            'x-mesha-reporter',
-            this.reporterId,
-          ];
-    return encodeHeaderMap(h, config.headers);
+    const extras = config.headers;
+    const heartbeat = config.mode == Mode.Heartbeat;
+    headerMapStart((heartbeat ? 5 : 6) + (extras.length >> 1));
+    headerBytes(ascii(':method'));
+    headerBytes(ascii('POST'));
+    if (heartbeat) {
+      headerBytes(ascii(':authority'));
+      headerText(changetype<usize>(config.authority));
+      headerBytes(ascii('melonMsg'));
+      headerText(changetype<usize>(config.message));
+      headerBytes(ascii(':path'));
+      headerText(changetype<usize>(config.path));
+      headerBytes(ascii('accept'));
+      headerBytes(ascii('*/*'));
+    } else {
+      headerBytes(ascii(':path'));
+      headerText(changetype<usize>(config.path));
+      headerBytes(ascii(':authority'));
+      // Envoy hashes an http call on :authority (not on the route's hash policy), so a
+      // per-reporter authority keeps all of its reports on one replica of a ring-hash cluster.
+      partStart();
+      if (config.hashAuthority) {
+        wAscii(changetype<usize>(this.reporterId));
+        wByte(0x2e);
+      }
+      wUtf8(changetype<usize>(config.authority));
+      partEnd();
+      headerBytes(ascii('content-type'));
+      headerBytes(ascii('application/json'));
+      headerBytes(ascii('melonMsg'));
+      headerText(changetype<usize>(config.message));
+      headerBytes(ascii('x-mesha-reporter'));
+      headerText(changetype<usize>(this.reporterId));
+    }
+    for (let i = 0; i < extras.length; i++) headerText(changetype<usize>(unchecked(extras[i])));
+    return wTake();
   }
 
   record(o: Observation): void {

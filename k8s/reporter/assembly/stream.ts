@@ -7,9 +7,9 @@ import { MapType, getHeader, nowNanos, releaseValue, valuePtr, valueSize, valueT
 import { Reporter } from './reporter';
 import { METHODS, METHOD_OTHER, MAX_ROUTE_CHARS, Observation, clip } from './traffic';
 
-const METHOD_KEY = String.UTF8.encode(':method');
-const PATH_KEY = String.UTF8.encode(':path');
-const STATUS_KEY = String.UTF8.encode(':status');
+const METHOD_KEY = ascii(':method');
+const PATH_KEY = ascii(':path');
+const STATUS_KEY = ascii(':status');
 
 /** A stream being observed; it is its own observation, handed to the aggregation when it ends. */
 export class Stream extends Observation {
@@ -64,8 +64,9 @@ function routeText(from: usize, to: usize): string {
   return clip(valueText(from, to), MAX_ROUTE_CHARS);
 }
 
-function routeOf(routeHeader: ArrayBuffer | null): string {
-  if (routeHeader !== null && getHeader(MapType.RequestHeaders, changetype<usize>(routeHeader))) {
+/** `routeHeader`: the configured header's name as a byte string (see `getHeader`), 0 for none. */
+function routeOf(routeHeader: usize): string {
+  if (routeHeader != 0 && getHeader(MapType.RequestHeaders, routeHeader)) {
     if (valueSize > 0) {
       const route = routeText(0, valueSize);
       releaseValue();
@@ -73,15 +74,15 @@ function routeOf(routeHeader: ArrayBuffer | null): string {
     }
     releaseValue();
   }
-  if (!getHeader(MapType.RequestHeaders, changetype<usize>(PATH_KEY))) return '/';
+  if (!getHeader(MapType.RequestHeaders, PATH_KEY)) return '/';
   const route = firstSegmentOfValue();
   releaseValue();
   return route;
 }
 
-export function onRequestHeaders(s: Stream, routeHeader: ArrayBuffer | null): void {
+export function onRequestHeaders(s: Stream, routeHeader: usize): void {
   let method = METHOD_OTHER;
-  if (getHeader(MapType.RequestHeaders, changetype<usize>(METHOD_KEY))) {
+  if (getHeader(MapType.RequestHeaders, METHOD_KEY)) {
     method = methodOfValue();
     releaseValue();
   }
@@ -94,7 +95,7 @@ export function onRequestHeaders(s: Stream, routeHeader: ArrayBuffer | null): vo
 export function onResponseHeaders(s: Stream): void {
   if (!s.started || s.answered) return;
   let code: u8 = 0;
-  if (getHeader(MapType.ResponseHeaders, changetype<usize>(STATUS_KEY))) {
+  if (getHeader(MapType.ResponseHeaders, STATUS_KEY)) {
     const c = valueSize == 3 ? <i32>load<u8>(valuePtr) - 0x30 : 0;
     if (c >= 1 && c <= 5) code = <u8>c;
     releaseValue();

@@ -46,6 +46,22 @@ export function wBytes(b: usize): void {
   len += n;
 }
 
+/** Bytes written so far. */
+export function wLength(): i32 {
+  return len;
+}
+
+/** Appends `n` zero bytes (room filled in later with `wPatchU32`). */
+export function wZeros(n: i32): void {
+  memory.fill(reserve(n), 0, <usize>n);
+  len += n;
+}
+
+/** Overwrites the u32 at offset `at` of what was written. */
+export function wPatchU32(at: i32, v: u32): void {
+  store<u32>(buf + <usize>at, v);
+}
+
 let template: usize = 0;
 let templateAt: i32 = 0;
 
