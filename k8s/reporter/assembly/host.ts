@@ -113,15 +113,19 @@ export function getHeader(kind: MapType, key: usize): bool {
   return takeOut(proxy_get_header_map_value(kind, key + 2, load<u16>(key), OUT, OUT + 4));
 }
 
-/** A property as a string (Istio node metadata values are strings), or null when absent. */
-export function getPropertyString(path: string): string | null {
-  // Property paths are segments joined by NUL; '.' in our callers' paths separates segments.
-  const bytes = String.UTF8.encode(path);
-  for (let i = 0; i < bytes.byteLength; i++) {
-    if (load<u8>(changetype<usize>(bytes) + i) == 0x2e) store<u8>(changetype<usize>(bytes) + i, 0);
+/** A property as a string (Istio node metadata values are strings), or null when absent. `path`
+ * is an `ascii()` byte string in which '.' separates the segments (the host wants them NUL-joined). */
+export function getPropertyString(path: usize): string | null {
+  const n = <usize>load<u16>(path);
+  const bytes = heap.alloc(n);
+  for (let i: usize = 0; i < n; i++) {
+    const c = load<u8>(path + 2 + i);
+    store<u8>(bytes + i, c == 0x2e ? 0 : c);
   }
   clearOut();
-  return takeString(proxy_get_property(changetype<usize>(bytes), bytes.byteLength, OUT, OUT + 4));
+  const status = proxy_get_property(bytes, n, OUT, OUT + 4);
+  heap.free(bytes);
+  return takeString(status);
 }
 
 export function nowNanos(): u64 {
@@ -137,20 +141,23 @@ export function setTickPeriod(ms: u32): u32 {
 /** The token of the last dispatch `httpCall` made. */
 export let callToken: u32 = 0;
 
+/** `cluster` and `headers` are ArrayBuffers, passed raw (their byte length is the runtime
+ * header's rtSize, just before the payload); the body is `bodySize` bytes at `body`. */
 export function httpCall(
-  cluster: ArrayBuffer,
-  headers: ArrayBuffer,
-  body: ArrayBuffer,
+  cluster: usize,
+  headers: usize,
+  body: usize,
+  bodySize: usize,
   timeoutMs: u32,
 ): u32 {
   store<u32>(OUT, 0);
   const status = proxy_http_call(
-    changetype<usize>(cluster),
-    cluster.byteLength,
-    changetype<usize>(headers),
-    headers.byteLength,
-    changetype<usize>(body),
-    body.byteLength,
+    cluster,
+    load<u32>(cluster - 4),
+    headers,
+    load<u32>(headers - 4),
+    body,
+    bodySize,
     0,
     0,
     timeoutMs,

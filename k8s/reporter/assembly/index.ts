@@ -9,9 +9,10 @@ import { Stream, finish, onRequestHeaders, onResponseHeaders } from './stream';
 /** Root contexts, a list through `nextRoot`: normally one per VM (more only when several plugins
  * share a VM). Reporters are unmanaged, so they are not kept in a Map. */
 let firstRoot: Reporter | null = null;
-/** Streams by context id. Values are Streams; the value type is `Object` so this Map instance is
- * shared with the route table of the aggregation (one generic instantiation less in the binary). */
-const streams = new Map<u32, Object>();
+/** Streams by context id: fixed buckets (by the id's low bits) of chains through `nextInBucket`.
+ * Simpler than a Map, and no Map in the binary. */
+const STREAM_BUCKETS: u32 = 1024;
+const streams = new StaticArray<Stream | null>(STREAM_BUCKETS);
 /** Recycled stream records (a list through `nextSpare`), so steady traffic allocates little per request. */
 let spare: Stream | null = null;
 let spareCount = 0;
@@ -32,7 +33,21 @@ export function proxy_on_memory_allocate(size: usize): usize {
 }
 
 function streamOf(contextId: u32): Stream | null {
-  return streams.has(contextId) ? changetype<Stream>(streams.get(contextId)) : null;
+  let s = unchecked(streams[contextId & (STREAM_BUCKETS - 1)]);
+  while (s !== null && s.contextId != contextId) s = s.nextInBucket;
+  return s;
+}
+
+function removeStream(s: Stream): void {
+  const b = s.contextId & (STREAM_BUCKETS - 1);
+  let at = unchecked(streams[b]);
+  if (at === s) {
+    unchecked((streams[b] = s.nextInBucket));
+  } else {
+    while (at !== null && at.nextInBucket !== s) at = at.nextInBucket;
+    if (at !== null) at.nextInBucket = s.nextInBucket;
+  }
+  s.nextInBucket = null;
 }
 
 function rootOf(contextId: u32): Reporter | null {
@@ -68,7 +83,16 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
   }
   s.reset(reporter);
   reporter.streams++;
-  streams.set(contextId, s);
+  // A context id is not reused while its stream lives; if a host did, the newer stream wins.
+  const old = streamOf(contextId);
+  if (old !== null) {
+    removeStream(old);
+    retire(old);
+  }
+  const b = contextId & (STREAM_BUCKETS - 1);
+  s.contextId = contextId;
+  s.nextInBucket = unchecked(streams[b]);
+  unchecked((streams[b] = s));
 }
 
 export function proxy_on_vm_start(_rootId: u32, _vmConfigSize: u32): bool {
@@ -154,19 +178,26 @@ export function proxy_on_log(_contextId: u32): void {}
 export function proxy_on_delete(contextId: u32): void {
   const s = streamOf(contextId);
   if (s !== null) {
-    streams.delete(contextId);
+    removeStream(s);
     finish(s);
-    const r = s.reporter;
-    if (r !== null && --r.streams == 0 && r.deleted) r.release();
-    s.reporter = null;
-    if (spareCount < MAX_SPARE) {
-      s.nextSpare = spare;
-      spare = s;
-      spareCount++;
-    }
+    retire(s);
     return;
   }
   deleteRoot(contextId);
+}
+
+/** A stream's record is done with: its reporter lets go of it, and it is kept as a spare or freed. */
+function retire(s: Stream): void {
+  const r = s.reporter;
+  if (r !== null && --r.streams == 0 && r.deleted) r.release();
+  s.reporter = null;
+  if (spareCount < MAX_SPARE) {
+    s.nextSpare = spare;
+    spare = s;
+    spareCount++;
+  } else {
+    s.free();
+  }
 }
 
 /** Unlinks a root context; its Reporter is freed now, or when the last stream pointing at it ends. */

@@ -40,7 +40,7 @@ import {
   wZeros,
 } from './writer';
 
-const HEARTBEAT_BODY = String.UTF8.encode("i'm wasm from wasm filter !!!");
+const HEARTBEAT_BODY = ascii("i'm wasm from wasm filter !!!");
 const STATUS_KEY = ascii(':status');
 
 function hex16(x: u64): string {
@@ -160,7 +160,7 @@ function countMetric(metrics: usize, i: i32, by: u64): void {
 
 /** Pins `next` and unpins `old`: the managed objects an (unmanaged) Reporter holds stay alive
  * this way. Static objects (below `__heap_base`) are never collected and never pinned. */
-function hold(old: usize, next: usize): void {
+export function hold(old: usize, next: usize): void {
   if (old == next) return;
   if (old >= __heap_base) __unpin(old);
   if (next >= __heap_base) __pin(next);
@@ -181,6 +181,8 @@ export class Reporter {
   private pending: Pending[];
   private windowStartMs: u64 = 0;
   private windowEndMs: u64 = 0;
+  /** Reports dropped past max_pending during this tick. */
+  private dropped: u64 = 0;
   /** Requests finished since the last tick; added to the metric once per tick, not per request. */
   observedSinceTick: u64 = 0;
   private delivering: bool = true;
@@ -204,6 +206,15 @@ export class Reporter {
     const metrics = new StaticArray<i64>(5);
     hold(0, changetype<usize>(metrics));
     this.metrics = metrics;
+  }
+
+  /** A new report body: pending from now on; past max_pending the oldest is dropped. */
+  enqueue(body: ArrayBuffer): void {
+    this.pending.push(new Pending(body));
+    if (this.pending.length > this.config.maxPending) {
+      this.pending.shift();
+      this.dropped++;
+    }
   }
 
   /** Writes the head of a report of the window being closed (see `toReports`). */
@@ -264,9 +275,9 @@ export class Reporter {
     hold(changetype<usize>(this.aggregate), changetype<usize>(aggregate));
     this.aggregate = aggregate;
     const source = [
-      sourceName(getPropertyString('node.metadata.WORKLOAD_NAME')),
-      sourceName(getPropertyString('node.metadata.NAMESPACE')),
-      sourceName(getPropertyString('node.metadata.NAME')),
+      sourceName(getPropertyString(ascii('node.metadata.WORKLOAD_NAME'))),
+      sourceName(getPropertyString(ascii('node.metadata.NAMESPACE'))),
+      sourceName(getPropertyString(ascii('node.metadata.NAME'))),
     ];
     hold(changetype<usize>(this.source), changetype<usize>(source));
     this.source = source;
@@ -334,7 +345,7 @@ export class Reporter {
     if (!this.configured) return;
     if (this.config.mode == Mode.Heartbeat) {
       logLine(LogLevel.Info, ascii('OnTick method is called before dispatchHttpCall '));
-      const status = this.dispatch(HEARTBEAT_BODY, null);
+      const status = this.dispatch(HEARTBEAT_BODY + 2, load<u16>(HEARTBEAT_BODY), null);
       if (status != Status.Ok)
         logStatus(LogLevel.Critical, ascii('dispatch httpcall failed: ~'), status);
       logLine(LogLevel.Info, ascii('OnTick method is called after dispatchHttpCall '));
@@ -346,18 +357,11 @@ export class Reporter {
     const agg = this.aggregate;
     if (agg !== null && !agg.isEmpty()) {
       this.windowEndMs = nowMs;
-      const bodies = agg.toReports(this, this.nextSeq);
+      this.dropped = 0;
+      this.nextSeq += agg.toReports(this, this.nextSeq);
       agg.clear();
       this.windowStartMs = nowMs;
-      this.nextSeq += bodies.length;
-      let dropped = 0;
-      for (let i = 0; i < bodies.length; i++) {
-        this.pending.push(new Pending(unchecked(bodies[i])));
-        if (this.pending.length > this.config.maxPending) {
-          this.pending.shift();
-          dropped++;
-        }
-      }
+      const dropped = this.dropped;
       if (dropped > 0) {
         countMetric(changetype<usize>(this.metrics), DROPPED, dropped);
         wTemplate(ascii('mesha reporter: dropped ~ report(s) past max_pending'));
@@ -372,7 +376,7 @@ export class Reporter {
       const p = unchecked(this.pending[i]);
       if (!p.inFlight || nowMs - p.sentAtMs >= staleMs) {
         p.sentAtMs = nowMs;
-        const status = this.dispatch(p.body, p);
+        const status = this.dispatch(changetype<usize>(p.body), p.body.byteLength, p);
         if (status != Status.Ok) this.failed(status, 0);
       }
     }
@@ -380,11 +384,12 @@ export class Reporter {
   }
 
   /** One proxy_http_call; a refused dispatch counts as failed. */
-  private dispatch(body: ArrayBuffer, p: Pending | null): u32 {
+  private dispatch(body: usize, bodySize: usize, p: Pending | null): u32 {
     const status = httpCall(
-      changetype<ArrayBuffer>(this.cluster),
-      changetype<ArrayBuffer>(this.headers),
+      changetype<usize>(this.cluster),
+      changetype<usize>(this.headers),
       body,
+      bodySize,
       this.config.timeoutMs,
     );
     if (status != Status.Ok) countMetric(changetype<usize>(this.metrics), FAILED, 1);

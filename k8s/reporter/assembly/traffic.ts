@@ -62,6 +62,8 @@ function bump(slot: usize, by: u64): void {
   store<u64>(slot, load<u64>(slot) + by);
 }
 
+const ROUTE_BUCKETS: u32 = 256;
+
 class RouteCells {
   cells: StaticArray<Cell | null> = new StaticArray<Cell | null>(CELLS);
   /** The next route with the same hash. */
@@ -85,7 +87,8 @@ export function bucketOf(durationNs: u64): i32 {
   return BUCKETS - 1;
 }
 
-/** One finished stream, as the aggregation sees it. */
+/** One finished stream, as the aggregation sees it. Unmanaged (see Stream). */
+@unmanaged
 export class Observation {
   method: u8 = 0;
   code: u8 = 0; // 0 = no response headers, else the status class 1..5
@@ -96,8 +99,10 @@ export class Observation {
 }
 
 export class Aggregate {
-  /** Route chains by routeHash; values are RouteCells (see `streams` in index.ts for why `Object`). */
-  private byRoute: Map<u32, Object> = new Map();
+  /** Route chains (through `next`) in buckets by routeHash. */
+  private byRoute: StaticArray<RouteCells | null> = new StaticArray<RouteCells | null>(
+    ROUTE_BUCKETS,
+  );
   private order: RouteCells[] = [];
   private overflow: RouteCells | null = null;
   private cellCount: i32 = 0;
@@ -111,7 +116,8 @@ export class Aggregate {
   add(o: Observation): void {
     const route = o.route;
     const h = routeHash(changetype<usize>(route));
-    const first = this.byRoute.has(h) ? changetype<RouteCells>(this.byRoute.get(h)) : null;
+    const b = h & (ROUTE_BUCKETS - 1);
+    const first = unchecked(this.byRoute[b]);
     let found = first;
     while (found !== null && found.route != route) found = found.next;
     let rc: RouteCells;
@@ -120,7 +126,7 @@ export class Aggregate {
     } else if (this.order.length < this.maxKeys) {
       rc = new RouteCells(route);
       rc.next = first;
-      this.byRoute.set(h, rc);
+      unchecked((this.byRoute[b] = rc));
       this.order.push(rc);
     } else {
       let ov = this.overflow;
@@ -146,17 +152,19 @@ export class Aggregate {
   }
 
   clear(): void {
-    this.byRoute.clear();
+    // Dropping references needs no write barrier.
+    memory.fill(changetype<usize>(this.byRoute), 0, ROUTE_BUCKETS << alignof<usize>());
     this.order = [];
     this.overflow = null;
     this.cellCount = 0;
   }
 
-  /** The window's counts as report bodies (usually one), each carrying its own seq from `firstSeq`. */
-  toReports(reporter: Reporter, firstSeq: u64): ArrayBuffer[] {
+  /** The window's counts as report bodies (usually one), each carrying its own seq from `firstSeq`,
+   * handed to `reporter.enqueue`; returns how many. */
+  toReports(reporter: Reporter, firstSeq: u64): u64 {
     const routes = this.order;
     const nr = routes.length;
-    const bodies = new Array<ArrayBuffer>();
+    let made: u64 = 0;
     let open = false;
     let inBody = 0;
     // The distinct routes in order of arrival, then the overflow route.
@@ -167,8 +175,11 @@ export class Aggregate {
         const cell = unchecked(rc.cells[i]);
         if (cell === null) continue;
         if (!open || inBody == MAX_COUNTS_PER_REPORT) {
-          if (open) bodies.push(closeBody());
-          reporter.writeHead(firstSeq + <u64>bodies.length);
+          if (open) {
+            reporter.enqueue(closeBody());
+            made++;
+          }
+          reporter.writeHead(firstSeq + made);
           open = true;
           inBody = 0;
         }
@@ -177,8 +188,11 @@ export class Aggregate {
         inBody++;
       }
     }
-    if (open) bodies.push(closeBody());
-    return bodies;
+    if (open) {
+      reporter.enqueue(closeBody());
+      made++;
+    }
+    return made;
   }
 }
 
