@@ -235,7 +235,8 @@ export class Reporter {
     hold(changetype<usize>(this.cluster), 0);
     hold(changetype<usize>(this.headers), 0);
     hold(changetype<usize>(this.source), 0);
-    hold(changetype<usize>(this.aggregate), 0);
+    const agg = this.aggregate;
+    if (agg !== null) agg.release();
     hold(changetype<usize>(this.pending), 0);
     hold(changetype<usize>(this.metrics), 0);
     heap.free(changetype<usize>(this));
@@ -271,9 +272,9 @@ export class Reporter {
     const headers = this.encodeHeaders(config);
     hold(changetype<usize>(this.headers), changetype<usize>(headers));
     this.headers = headers;
-    const aggregate = new Aggregate(config.maxKeys);
-    hold(changetype<usize>(this.aggregate), changetype<usize>(aggregate));
-    this.aggregate = aggregate;
+    const old = this.aggregate;
+    if (old !== null) old.release();
+    this.aggregate = new Aggregate(config.maxKeys);
     const source = [
       sourceName(getPropertyString(ascii('node.metadata.WORKLOAD_NAME'))),
       sourceName(getPropertyString(ascii('node.metadata.NAMESPACE'))),

@@ -1,7 +1,7 @@
 // Traffic aggregation for one reporting window and the v1 report body
 // (src/reports/report-v1.schema.json).
 
-import { Reporter } from './reporter';
+import { Reporter, hold } from './reporter';
 import {
   wAscii,
   wByte,
@@ -50,7 +50,6 @@ const MAX_NAME_CHARS = 253;
 const MAX_COUNTS_PER_REPORT = 1000;
 
 /** One (method, code class) cell of a route: u64 slots, n, the duration buckets, then the sums. */
-type Cell = StaticArray<u64>;
 const CELL_SLOTS = 16;
 const AT_N: usize = 0;
 const AT_BUCKETS: usize = 8;
@@ -64,11 +63,37 @@ function bump(slot: usize, by: u64): void {
 
 const ROUTE_BUCKETS: u32 = 256;
 
+/** A route's counts: `cells` holds one address per (method, code class), 0 or a zeroed block of
+ * CELL_SLOTS u64s. Unmanaged like the Aggregate: its blocks are freed and its own copy of the
+ * route string unpinned by `free()`. */
+@unmanaged
 class RouteCells {
-  cells: StaticArray<Cell | null> = new StaticArray<Cell | null>(CELLS);
-  /** The next route with the same hash. */
+  cells: usize;
+  /** The next route in the same bucket. */
   next: RouteCells | null = null;
-  constructor(public route: string) {}
+  route: string;
+
+  constructor(route: string) {
+    // A copy: the string the stream holds is pinned by the stream, and pins do not nest.
+    const size = <usize>load<u32>(changetype<usize>(route) - 4);
+    const copy = changetype<string>(__new(size, idof<string>()));
+    memory.copy(changetype<usize>(copy), changetype<usize>(route), size);
+    hold(0, changetype<usize>(copy));
+    this.route = copy;
+    const cells = heap.alloc(CELLS << alignof<usize>());
+    memory.fill(cells, 0, CELLS << alignof<usize>());
+    this.cells = cells;
+  }
+
+  free(): void {
+    for (let i = 0; i < CELLS; i++) {
+      const cell = load<usize>(this.cells + ((<usize>i) << alignof<usize>()));
+      if (cell != 0) heap.free(cell);
+    }
+    heap.free(this.cells);
+    hold(changetype<usize>(this.route), 0);
+    heap.free(changetype<usize>(this));
+  }
 }
 
 /** FNV-1a over the UTF-16 units: the route table is keyed by this, collisions chain through `next`. */
@@ -98,16 +123,31 @@ export class Observation {
   bytesOut: u64 = 0;
 }
 
+/** Unmanaged like the Reporter that owns it (no shadow-stack traffic for `this`): the managed
+ * objects it holds are pinned (`hold`) until `release()`. */
+@unmanaged
 export class Aggregate {
   /** Route chains (through `next`) in buckets by routeHash. */
-  private byRoute: StaticArray<RouteCells | null> = new StaticArray<RouteCells | null>(
-    ROUTE_BUCKETS,
-  );
-  private order: RouteCells[] = [];
+  private byRoute: StaticArray<RouteCells | null>;
+  private order: RouteCells[];
   private overflow: RouteCells | null = null;
   private cellCount: i32 = 0;
 
-  constructor(public maxKeys: i32) {}
+  constructor(public maxKeys: i32) {
+    const byRoute = new StaticArray<RouteCells | null>(ROUTE_BUCKETS);
+    hold(0, changetype<usize>(byRoute));
+    this.byRoute = byRoute;
+    const order: RouteCells[] = [];
+    hold(0, changetype<usize>(order));
+    this.order = order;
+  }
+
+  release(): void {
+    this.clear();
+    hold(changetype<usize>(this.byRoute), 0);
+    hold(changetype<usize>(this.order), 0);
+    heap.free(changetype<usize>(this));
+  }
 
   isEmpty(): bool {
     return this.cellCount == 0;
@@ -137,13 +177,14 @@ export class Aggregate {
       rc = ov;
     }
     const index = <i32>o.method * CODE_CLASSES + <i32>o.code;
-    let cell = unchecked(rc.cells[index]);
-    if (cell === null) {
-      cell = new StaticArray<u64>(CELL_SLOTS);
-      unchecked((rc.cells[index] = cell));
+    const at = rc.cells + ((<usize>index) << alignof<usize>());
+    let c = load<usize>(at);
+    if (c == 0) {
+      c = heap.alloc(CELL_SLOTS << 3);
+      memory.fill(c, 0, CELL_SLOTS << 3);
+      store<usize>(at, c);
       this.cellCount++;
     }
-    const c = changetype<usize>(cell);
     bump(c + AT_N, 1);
     bump(c + AT_BUCKETS + ((<usize>bucketOf(o.durationNs)) << 3), 1);
     bump(c + AT_SUM_NS, o.durationNs);
@@ -152,9 +193,12 @@ export class Aggregate {
   }
 
   clear(): void {
-    // Dropping references needs no write barrier.
     memory.fill(changetype<usize>(this.byRoute), 0, ROUTE_BUCKETS << alignof<usize>());
-    this.order = [];
+    const order = this.order;
+    for (let i = 0; i < order.length; i++) unchecked(order[i]).free();
+    order.length = 0;
+    const ov = this.overflow;
+    if (ov !== null) ov.free();
     this.overflow = null;
     this.cellCount = 0;
   }
@@ -172,8 +216,8 @@ export class Aggregate {
       const rc = r < nr ? unchecked(routes[r]) : this.overflow;
       if (rc === null) continue;
       for (let i = 0; i < CELLS; i++) {
-        const cell = unchecked(rc.cells[i]);
-        if (cell === null) continue;
+        const cell = load<usize>(rc.cells + ((<usize>i) << alignof<usize>()));
+        if (cell == 0) continue;
         if (!open || inBody == MAX_COUNTS_PER_REPORT) {
           if (open) {
             reporter.enqueue(closeBody());
@@ -184,7 +228,7 @@ export class Aggregate {
           inBody = 0;
         }
         if (inBody > 0) wByte(0x2c);
-        writeCount(changetype<usize>(rc.route), i, changetype<usize>(cell));
+        writeCount(changetype<usize>(rc.route), i, cell);
         inBody++;
       }
     }
