@@ -2,6 +2,7 @@
 // meets it. A refused configuration names the field, so the CRITICAL log line says what to fix.
 // It never traps: every error ends parsing with a message.
 
+import { hold } from './reporter';
 import { wBytes, wNext, wTemplate, wU64, wUtf8 } from './writer';
 
 export const enum Mode {
@@ -9,6 +10,9 @@ export const enum Mode {
   Traffic = 1,
 }
 
+/** Unmanaged, so reading and setting it costs no shadow-stack traffic: the strings and the array it
+ * holds are pinned (`put`) until `release()`. */
+@unmanaged
 export class Config {
   cluster: string = 'outbound|7171||mesha.istio12.svc.cluster.local';
   authority: string = 'mesha.istio12.svc.cluster.local';
@@ -17,7 +21,7 @@ export class Config {
   timeoutMs: u32 = 5000;
   message: string = 'my header from wasm envoy reporter';
   /** Extra headers, name and value alternating. */
-  headers: string[] = [];
+  headers: string[];
   mode: Mode = Mode.Heartbeat;
   /** Lower-case header name whose value is the route key; '' = use the first path segment. */
   routeHeader: string = '';
@@ -25,6 +29,30 @@ export class Config {
   maxPending: i32 = 12;
   /** Traffic mode: prefix the report's :authority with the reporter id (see the README). */
   hashAuthority: bool = false;
+
+  constructor() {
+    const headers: string[] = [];
+    hold(0, changetype<usize>(headers));
+    this.headers = headers;
+  }
+
+  release(): void {
+    const self = changetype<usize>(this);
+    put(self + offsetof<Config>('cluster'), 0);
+    put(self + offsetof<Config>('authority'), 0);
+    put(self + offsetof<Config>('path'), 0);
+    put(self + offsetof<Config>('message'), 0);
+    put(self + offsetof<Config>('routeHeader'), 0);
+    put(self + offsetof<Config>('headers'), 0);
+    heap.free(self);
+  }
+}
+
+/** Stores the managed object `value` in the field at `slot` of a Config, pinning it (and
+ * unpinning what was there). */
+function put(slot: usize, value: usize): void {
+  hold(load<usize>(slot), value);
+  store<usize>(slot, value);
 }
 
 const MAX_CONFIG_CHARS = 65536;
@@ -49,7 +77,7 @@ let textLen: i32 = 0;
 let at: i32 = 0;
 /** Whether the current text was refused; the first reason is then in the writer's buffer. */
 let refused = false;
-let config: Config = new Config();
+let config: Config = changetype<Config>(0);
 
 /** The UTF-16 unit at `i`, or -1 past the end. */
 function charAt(i: i32): i32 {
@@ -108,7 +136,9 @@ export function readConfig(source: string): Config | null {
   text = '';
   textPtr = 0;
   textLen = 0;
-  return ok ? config : null;
+  if (ok) return config;
+  config.release();
+  return null;
 }
 
 function read(): bool {
@@ -195,11 +225,14 @@ function setting(key: string): bool {
     const s = stringValue(key);
     if (s === null) return false;
     if (k == MESSAGE) {
-      cfg.message = s;
+      put(changetype<usize>(cfg) + offsetof<Config>('message'), changetype<usize>(s));
     } else if (k == ROUTE_HEADER) {
       if (firstUnit(changetype<usize>(s)) == 0x3a)
         return field(key, ascii('must not be a pseudo-header'));
-      cfg.routeHeader = asciiLower(s);
+      put(
+        changetype<usize>(cfg) + offsetof<Config>('routeHeader'),
+        changetype<usize>(asciiLower(s)),
+      );
     } else if (k == MODE) {
       if (s == 'heartbeat') cfg.mode = Mode.Heartbeat;
       else if (s == 'traffic') cfg.mode = Mode.Traffic;
@@ -207,12 +240,12 @@ function setting(key: string): bool {
     } else if (s.length == 0) {
       return field(key, ascii('must not be empty'));
     } else if (k == CLUSTER) {
-      cfg.cluster = s;
+      put(changetype<usize>(cfg) + offsetof<Config>('cluster'), changetype<usize>(s));
     } else if (k == AUTHORITY) {
-      cfg.authority = s;
+      put(changetype<usize>(cfg) + offsetof<Config>('authority'), changetype<usize>(s));
     } else {
       if (firstUnit(changetype<usize>(s)) != 0x2f) return field(key, ascii("must start with '/'"));
-      cfg.path = s;
+      put(changetype<usize>(cfg) + offsetof<Config>('path'), changetype<usize>(s));
     }
     return true;
   }
@@ -229,7 +262,7 @@ function setting(key: string): bool {
   // the last one: headers
   if (peek() != 0x7b) return field(key, ascii('must be an object of strings'));
   at++;
-  cfg.headers = [];
+  put(changetype<usize>(cfg) + offsetof<Config>('headers'), changetype<usize>(new Array<string>()));
   if (ws() == 0x7d) {
     at++;
     return true;

@@ -194,9 +194,7 @@ export class Reporter {
   nextRoot: Reporter | null = null;
 
   constructor(public contextId: u32) {
-    const config = new Config();
-    hold(0, changetype<usize>(config));
-    this.config = config;
+    this.config = new Config();
     const source: string[] = [];
     hold(0, changetype<usize>(source));
     this.source = source;
@@ -230,7 +228,7 @@ export class Reporter {
 
   /** Unpins what it holds and frees it (a deleted root context, once no stream points at it). */
   release(): void {
-    hold(changetype<usize>(this.config), 0);
+    this.config.release();
     hold(changetype<usize>(this.reporterId), 0);
     hold(changetype<usize>(this.cluster), 0);
     hold(changetype<usize>(this.headers), 0);
@@ -251,7 +249,7 @@ export class Reporter {
       return false;
     }
     const config = read;
-    hold(changetype<usize>(this.config), changetype<usize>(config));
+    this.config.release();
     this.config = config;
     if (!this.configured) {
       const id = hex16(random64());
