@@ -113,10 +113,10 @@ function syntax(what: usize): bool {
 }
 
 /** "field '<name>' <what>"; `what` is an `ascii('...')` template whose '~' marks the caller fills. */
-function field(name: string, what: usize): bool {
+function field(name: usize, what: usize): bool {
   if (refuse()) {
     wTemplate(ascii("field '~' "));
-    wUtf8(changetype<usize>(name));
+    wUtf8(name);
     wNext();
     wTemplate(what);
   }
@@ -217,9 +217,11 @@ function indexIn(list: StaticArray<usize>, p: usize): i32 {
   return -1;
 }
 
-function setting(key: string): bool {
+function setting(keyString: string): bool {
+  // Raw from here on (the caller holds the string), so passing it costs no shadow-stack slot.
+  const key = changetype<usize>(keyString);
   const cfg = config;
-  const k = indexIn(SETTINGS, changetype<usize>(key));
+  const k = indexIn(SETTINGS, key);
   if (k < 0) return field(key, ascii('is not a known setting'));
   if (k <= MODE) {
     const s = stringValue(key);
@@ -271,8 +273,10 @@ function setting(key: string): bool {
 }
 
 function extraHeader(name: string, count: i32): bool {
-  const key = 'headers.' + name;
-  if (count > MAX_EXTRA_HEADERS) return field('headers', ascii('has more than 32 entries'));
+  const keyString = 'headers.' + name;
+  const key = changetype<usize>(keyString);
+  if (count > MAX_EXTRA_HEADERS)
+    return field(changetype<usize>('headers'), ascii('has more than 32 entries'));
   if (name.length == 0 || name.length > 256 || badChars(changetype<usize>(name), true))
     return field(key, ascii('is not a valid header name'));
   if (indexIn(RESERVED_HEADERS, changetype<usize>(asciiLower(name))) >= 0)
@@ -285,7 +289,7 @@ function extraHeader(name: string, count: i32): bool {
   return true;
 }
 
-function stringValue(key: string): string | null {
+function stringValue(key: usize): string | null {
   if (peek() != 0x22) {
     field(key, ascii('must be a string'));
     return null;
@@ -299,7 +303,7 @@ function stringValue(key: string): string | null {
   return s;
 }
 
-function intValue(key: string, k: i32, min: i32, max: i32): bool {
+function intValue(key: usize, k: i32, min: i32, max: i32): bool {
   const c = peek();
   if (c != 0x2d && (c < 0x30 || c > 0x39)) return field(key, ascii('must be an integer'));
   const n = num();
