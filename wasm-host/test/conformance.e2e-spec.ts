@@ -72,10 +72,6 @@ describe.each([
       'configured-value',
       '--upstream',
       upstreamUrl,
-      '--listen',
-      '127.0.0.1:0',
-      '--admin',
-      '127.0.0.1:0',
     ]);
     try {
       const ok = await fetch(`${url}/hello`);

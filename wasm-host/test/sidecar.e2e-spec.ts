@@ -64,10 +64,6 @@ describe('sidecar CLI', () => {
       wasmPath,
       '--upstream',
       upstreamUrl,
-      '--listen',
-      '127.0.0.1:0',
-      '--admin',
-      '127.0.0.1:0',
       '--concurrency',
       '2',
       '--vm-id',
@@ -117,16 +113,7 @@ describe('sidecar CLI', () => {
   });
 
   it('spreads requests over the VMs round-robin', async () => {
-    const { proc, url } = await startSidecarCli([
-      '--wasm',
-      wasmPath,
-      '--upstream',
-      upstreamUrl,
-      '--listen',
-      '127.0.0.1:0',
-      '--admin',
-      '127.0.0.1:0',
-    ]);
+    const { proc, url } = await startSidecarCli(['--wasm', wasmPath, '--upstream', upstreamUrl]);
     try {
       for (let i = 0; i < 4; i++) await (await fetch(`${url}/`)).text();
       await waitFor(
@@ -143,14 +130,7 @@ describe('sidecar CLI', () => {
   });
 
   it('works as a plain proxy without --wasm', async () => {
-    const { proc, url } = await startSidecarCli([
-      '--upstream',
-      upstreamUrl,
-      '--listen',
-      '127.0.0.1:0',
-      '--admin',
-      '127.0.0.1:0',
-    ]);
+    const { proc, url } = await startSidecarCli(['--upstream', upstreamUrl]);
     try {
       const res = await fetch(`${url}/plain`);
       expect(await res.text()).toBe('upstream saw GET /plain');
@@ -167,16 +147,7 @@ describe('sidecar CLI', () => {
     });
     await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
     const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
-    const { proc, url } = await startSidecarCli([
-      '--wasm',
-      wasmPath,
-      '--upstream',
-      upstreamUrl,
-      '--listen',
-      '127.0.0.1:0',
-      '--admin',
-      '127.0.0.1:0',
-    ]);
+    const { proc, url } = await startSidecarCli(['--wasm', wasmPath, '--upstream', upstreamUrl]);
     try {
       const before = received.length;
       const answer = await rawRequest(url, `GET ${otherUrl}/x HTTP/1.1\r\nHost: a\r\n\r\n`);
@@ -207,10 +178,6 @@ describe('sidecar CLI', () => {
       `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
       '--upstream-timeout-ms',
       '300',
-      '--listen',
-      '127.0.0.1:0',
-      '--admin',
-      '127.0.0.1:0',
     ]);
     try {
       const res = await fetch(`${url}/slow`, { signal: AbortSignal.timeout(20_000) });
