@@ -1,4 +1,10 @@
 import { OciError } from './errors';
+import { discard, readBody } from './http-body';
+import { networkCause } from './network-cause';
+import { printable } from './terminal-text';
+
+/** A token response is a small JSON object; anything near this is not one. */
+const MAX_TOKEN_RESPONSE_BYTES = 256 * 1024;
 
 export interface Credentials {
   username: string;
@@ -53,7 +59,10 @@ export async function fetchBearerToken(request: TokenRequest): Promise<string> {
   try {
     url = new URL(challenge.realm);
   } catch {
-    throw new OciError('auth', `the registry named an invalid token realm "${challenge.realm}"`);
+    throw new OciError(
+      'auth',
+      `the registry named an invalid token realm "${printable(challenge.realm, 200)}"`,
+    );
   }
   if (url.protocol !== 'https:' && !(insecure && url.protocol === 'http:')) {
     throw new OciError(
@@ -75,7 +84,7 @@ export async function fetchBearerToken(request: TokenRequest): Promise<string> {
     );
   }
   if (res.status === 401 || res.status === 403) {
-    await res.body?.cancel();
+    await discard(res);
     throw new OciError(
       'auth',
       credentials
@@ -84,37 +93,23 @@ export async function fetchBearerToken(request: TokenRequest): Promise<string> {
     );
   }
   if (!res.ok) {
-    await res.body?.cancel();
+    await discard(res);
     throw new OciError('auth', `the token endpoint ${url.origin} answered HTTP ${res.status}`);
   }
-  const body = (await res.json().catch(() => undefined)) as
-    { token?: unknown; access_token?: unknown } | undefined;
+  const data = await readBody(res, {
+    maxBytes: MAX_TOKEN_RESPONSE_BYTES,
+    what: `the token response of ${url.origin}`,
+    tooLarge: 'auth',
+  });
+  let body: { token?: unknown; access_token?: unknown } | undefined;
+  try {
+    body = JSON.parse(data.toString('utf8')) as typeof body;
+  } catch {
+    body = undefined;
+  }
   const token = body?.token ?? body?.access_token;
   if (typeof token !== 'string' || token === '') {
     throw new OciError('auth', `the token endpoint ${url.origin} answered no token`);
   }
   return token;
-}
-
-interface ErrorLike {
-  name?: unknown;
-  message?: unknown;
-  code?: unknown;
-  cause?: unknown;
-}
-
-/** The reason behind undici's generic "fetch failed" (ECONNREFUSED, ENOTFOUND, a TLS error...). */
-export function networkCause(err: unknown): string {
-  // Duck-typed on purpose: undici's errors may come from another realm (test sandboxes), so instanceof fails.
-  const e = (typeof err === 'object' && err !== null ? err : {}) as ErrorLike;
-  if (e.name === 'TimeoutError') return 'timed out';
-  const cause = (typeof e.cause === 'object' && e.cause !== null ? e.cause : undefined) as
-    ErrorLike | undefined;
-  if (cause) {
-    const message = typeof cause.message === 'string' ? cause.message : '';
-    return typeof cause.code === 'string'
-      ? `${cause.code} ${message}`.trim()
-      : message || String(cause);
-  }
-  return typeof e.message === 'string' ? e.message : String(err);
 }

@@ -3,6 +3,7 @@ import type { Credentials } from './auth';
 import { list, pull, push, type RemoteOptions } from './commands';
 import { OciError } from './errors';
 import { defaultStoreDir } from './store';
+import { printable } from './terminal-text';
 
 export const DEFAULT_WASM_FILE = 'k8s/reporter/build/filter.wasm';
 
@@ -25,8 +26,9 @@ Options:
 
 <ref> is [oci://][registry/]repository[:tag][@sha256:...], e.g. ghcr.io/acme/mesha-reporter:0.1.0
 
-Exit codes: 0 ok, 2 usage or bad reference, 3 registry unreachable, 4 authentication, 5 digest mismatch,
-6 registry error, 7 local store error.`;
+Exit codes: 0 ok, 2 usage or bad reference, 3 registry unreachable (refused, DNS, TLS, timeout, or the
+connection broke mid-transfer), 4 authentication, 5 digest mismatch, 6 registry error, 7 local store
+error.`;
 
 export interface CliIo {
   stdout: (line: string) => void;
@@ -82,7 +84,15 @@ function table(rows: string[][]): string[] {
 }
 
 /** Runs one command; returns the process exit code. Never throws. */
-export async function runCli(argv: string[], io: CliIo): Promise<number> {
+export async function runCli(argv: string[], rawIo: CliIo): Promise<number> {
+  // Every line may carry text a registry (or a store file) chose: none reaches the terminal raw. JSON stays valid,
+  // as the escapes printable() writes are JSON's own; it is never cut.
+  const io = {
+    ...rawIo,
+    stdout: (line: string) => rawIo.stdout(printable(line)),
+    stderr: (line: string) => rawIo.stderr(printable(line)),
+    json: (value: unknown) => rawIo.stdout(printable(JSON.stringify(value), Infinity)),
+  };
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -101,7 +111,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     });
     const [command, ...rest] = positionals;
     if (values.help || command === undefined || command === 'help') {
-      (command === undefined && !values.help ? io.stderr : io.stdout)(USAGE);
+      (command === undefined && !values.help ? rawIo.stderr : rawIo.stdout)(USAGE);
       return command === undefined && !values.help ? 2 : 0;
     }
     const storeDir = values.store ?? defaultStoreDir(io.env);
@@ -125,7 +135,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     switch (command) {
       case 'push': {
         const result = await push(oneRef(), values.file ?? DEFAULT_WASM_FILE, remote());
-        if (values.json) io.stdout(JSON.stringify(result));
+        if (values.json) io.json(result);
         else {
           io.stdout(`pushed ${result.ref}`);
           io.stdout(`  digest:      ${result.digest}   (WasmPlugin sha256 for this oci:// url)`);
@@ -136,7 +146,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       }
       case 'pull': {
         const result = await pull(oneRef(), storeDir, remote());
-        if (values.json) io.stdout(JSON.stringify(result));
+        if (values.json) io.json(result);
         else {
           io.stdout(`pulled ${result.ref} (${result.layout})`);
           io.stdout(`  digest:      ${result.digest}`);
@@ -149,7 +159,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'list': {
         if (rest.length > 0) throw new OciError('usage', 'list takes no arguments');
         const images = await list(storeDir);
-        if (values.json) io.stdout(JSON.stringify(images));
+        if (values.json) io.json(images);
         else if (images.length === 0) io.stdout(`the store ${storeDir} is empty`);
         else {
           const rows = [['REF', 'DIGEST', 'SIZE', 'PULLED']];
@@ -168,10 +178,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     const code = (err as NodeJS.ErrnoException).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr(`mesha-wasm: ${(err as Error).message}\n\n${USAGE}`);
+      io.stderr(`mesha-wasm: ${(err as Error).message}`);
+      rawIo.stderr(`\n${USAGE}`);
       return 2;
     }
-    io.stderr(`mesha-wasm: unexpected error: ${(err as Error).stack ?? String(err)}`);
+    const [first, ...trace] = ((err as Error)?.stack ?? String(err)).split('\n');
+    io.stderr(`mesha-wasm: unexpected error: ${first}`);
+    for (const line of trace) io.stderr(line);
     return 1;
   }
 }

@@ -1,12 +1,10 @@
-import {
-  basicAuthorization,
-  fetchBearerToken,
-  networkCause,
-  parseChallenge,
-  type Credentials,
-} from './auth';
+import { createHash } from 'node:crypto';
+import { basicAuthorization, fetchBearerToken, parseChallenge, type Credentials } from './auth';
 import { digestOf } from './digest';
 import { OciError } from './errors';
+import { discard, readBody, readPrefix } from './http-body';
+import { networkCause } from './network-cause';
+import { printable } from './terminal-text';
 import { MediaType, type Descriptor } from './media-types';
 import { apiHost, type ImageRef } from './reference';
 
@@ -32,6 +30,7 @@ const MANIFEST_ACCEPT = [
   MediaType.dockerManifestList,
 ].join(', ');
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** What is shown of an error response; the rest of its body is never read. */
 const MAX_ERROR_BODY = 2048;
 
 interface RequestOptions {
@@ -70,11 +69,19 @@ export class RegistryClient {
       headers: { 'content-length': '0' },
     });
     if (opened.status !== 202) throw await this.unexpected(opened, 'opening a blob upload');
-    await opened.body?.cancel();
+    await discard(opened);
     const location = opened.headers.get('location');
     if (!location)
       throw new OciError('registry', 'the registry opened an upload without a Location');
-    const url = new URL(location, this.base);
+    let url: URL;
+    try {
+      url = new URL(location, this.base);
+    } catch {
+      throw new OciError(
+        'registry',
+        `the registry opened an upload at an invalid Location "${printable(location, 200)}"`,
+      );
+    }
     url.searchParams.set('digest', descriptor.digest);
     const put = await this.request('PUT', url.toString(), {
       headers: {
@@ -84,7 +91,7 @@ export class RegistryClient {
       body: data,
     });
     if (put.status !== 201) throw await this.unexpected(put, `uploading blob ${descriptor.digest}`);
-    await put.body?.cancel();
+    await discard(put);
   }
 
   /** PUTs a manifest and checks the digest the registry computed equals ours. */
@@ -94,13 +101,13 @@ export class RegistryClient {
       body: data,
     });
     if (res.status !== 201) throw await this.unexpected(res, 'putting the manifest');
-    await res.body?.cancel();
+    await discard(res);
     const ours = digestOf(data);
     const theirs = res.headers.get('docker-content-digest');
     if (theirs && theirs !== ours) {
       throw new OciError(
         'integrity',
-        `the registry stored the manifest as ${theirs}, expected ${ours}`,
+        `the registry stored the manifest as ${printable(theirs, 100)}, expected ${ours}`,
       );
     }
     return ours;
@@ -111,11 +118,15 @@ export class RegistryClient {
       headers: { accept: MANIFEST_ACCEPT },
     });
     if (res.status === 404) {
-      await res.body?.cancel();
+      await discard(res);
       throw new OciError('registry', `${this.ref.canonical} was not found in ${this.base}`);
     }
     if (res.status !== 200) throw await this.unexpected(res, 'fetching the manifest');
-    const data = await readBounded(res, MAX_MANIFEST_BYTES, 'manifest');
+    const data = await readBody(res, {
+      maxBytes: MAX_MANIFEST_BYTES,
+      what: 'the manifest',
+      tooLarge: 'registry',
+    });
     const digest = digestOf(data);
     if (reference.startsWith('sha256:') && reference !== digest) {
       throw new OciError(
@@ -127,7 +138,7 @@ export class RegistryClient {
     if (announced && announced !== digest) {
       throw new OciError(
         'integrity',
-        `manifest digest mismatch: registry said ${announced}, content is ${digest}`,
+        `manifest digest mismatch: registry said ${printable(announced, 100)}, content is ${digest}`,
       );
     }
     const header = (res.headers.get('content-type') ?? '').split(';')[0].trim();
@@ -150,8 +161,14 @@ export class RegistryClient {
     }
     const res = await this.request('GET', this.repoPath(`blobs/${descriptor.digest}`));
     if (res.status !== 200) throw await this.unexpected(res, `fetching blob ${descriptor.digest}`);
-    const data = await readBounded(res, descriptor.size, `blob ${descriptor.digest}`);
-    const digest = digestOf(data);
+    const hash = createHash('sha256');
+    const data = await readBody(res, {
+      maxBytes: descriptor.size,
+      what: `blob ${descriptor.digest}`,
+      tooLarge: 'integrity',
+      onChunk: (chunk) => hash.update(chunk),
+    });
+    const digest = `sha256:${hash.digest('hex')}`;
     if (data.length !== descriptor.size || digest !== descriptor.digest) {
       throw new OciError(
         'integrity',
@@ -173,12 +190,12 @@ export class RegistryClient {
     const first = await this.send(method, url, options);
     if (first.status !== 401) return this.checkForbidden(first);
     const challenge = parseChallenge(first.headers.get('www-authenticate'));
-    await first.body?.cancel();
+    await discard(first);
     const hadAuthorization = this.authorization !== undefined;
     await this.authenticate(challenge);
     const second = await this.send(method, url, options);
     if (second.status === 401) {
-      await second.body?.cancel();
+      await discard(second);
       const who = this.options.credentials
         ? `"${this.options.credentials.username}"`
         : 'anonymous access';
@@ -258,9 +275,9 @@ export class RegistryClient {
   }
 }
 
-/** The distribution API's error list (`{"errors":[{code,message}]}`) or the body's text, cut short. */
+/** The distribution API's error list (`{"errors":[{code,message}]}`) or the body's text: its first bytes only. */
 async function errorDetail(res: Response): Promise<string> {
-  const text = await res.text().catch(() => '');
+  const text = await readPrefix(res, MAX_ERROR_BODY);
   let detail: string;
   try {
     const parsed = JSON.parse(text) as { errors?: Array<{ code?: unknown; message?: unknown }> };
@@ -268,20 +285,5 @@ async function errorDetail(res: Response): Promise<string> {
   } catch {
     detail = text;
   }
-  return detail.slice(0, MAX_ERROR_BODY).trim();
-}
-
-/** Reads a response body, failing once it passes `limit` bytes. */
-async function readBounded(res: Response, limit: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  if (res.body) {
-    for await (const chunk of res.body) {
-      total += chunk.length;
-      // Leaving the loop by throwing cancels the stream.
-      if (total > limit) throw new OciError('integrity', `${what} is larger than ${limit} bytes`);
-      chunks.push(Buffer.from(chunk));
-    }
-  }
-  return Buffer.concat(chunks);
+  return printable(detail.trim(), MAX_ERROR_BODY);
 }

@@ -2,6 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
 import { Readable } from 'node:stream';
 import { OciError } from './errors';
+import { printable } from './terminal-text';
 import { isWasm } from './pack';
 import { MediaType, PLUGIN_FILE_NAME, type Descriptor, type ImageManifest } from './media-types';
 
@@ -83,7 +84,7 @@ export function locateWasm(manifest: ImageManifest): WasmSource {
   }
   throw new OciError(
     'registry',
-    `no wasm in this image: expected a last tar+gzip layer holding ${PLUGIN_FILE_NAME} or a ${MediaType.wasmContentLayer} layer, got ${last?.mediaType ?? 'no layers'}`,
+    `no wasm in this image: expected a last tar+gzip layer holding ${PLUGIN_FILE_NAME} or a ${MediaType.wasmContentLayer} layer, got ${last ? printable(last.mediaType, 200) : 'no layers'}`,
   );
 }
 
