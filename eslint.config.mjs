@@ -7,6 +7,7 @@ export default tseslint.config(
     ignores: [
       'node_modules/',
       'dist/',
+      '*/dist/',
       'coverage/',
       'k8s/reporter/assembly/',
       'k8s/reporter/build/',
