@@ -165,6 +165,20 @@ async function checkNpmCi(walk: Walk): Promise<void> {
   expect(result.stderr).not.toMatch(/npm (warn|error)/i);
   expect(result.code).toBe(0);
   expect(result.stdout).toMatch(/added \d+ packages/);
+  // A dry run does not reach install scripts: npm 11 warns about every package that has one and is not in
+  // allowScripts, so each must be there (allowed or denied on purpose).
+  const lock = JSON.parse(readFileSync(join(walk.dir, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { hasInstallScript?: boolean }>;
+  };
+  const allowScripts = (
+    JSON.parse(readFileSync(join(walk.dir, 'package.json'), 'utf8')) as {
+      allowScripts?: Record<string, boolean>;
+    }
+  ).allowScripts;
+  const withScripts = Object.entries(lock.packages)
+    .filter(([path, entry]) => entry.hasInstallScript && path.includes('node_modules/'))
+    .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
+  expect(withScripts.filter((name) => !(name in (allowScripts ?? {})))).toEqual([]);
 }
 
 const RUNNERS: Record<string, (walk: Walk, cmd: ReadmeCommand) => Promise<void>> = {

@@ -161,7 +161,8 @@ describe('mesha-wasm against a hostile registry (stub on loopback)', () => {
     expectCleanMessage(run.stderr);
     expect(run.stderr.length).toBeLessThan(4096);
     expect(stub.bytesWritten() - before).toBeLessThan(BOUNDED_BYTES);
-    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(BOUNDED_BYTES);
+    // Measured here: about 4 MiB written (loopback socket buffers), RSS +13 MiB; reading it whole cost 3 GB.
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(4 * BOUNDED_BYTES);
     // The client hung up on the body rather than leaving it half-read on an open connection.
     expect(await endless).toBe('cut');
     expect(existsSync(store('huge-error'))).toBe(false);
