@@ -351,6 +351,18 @@ describe('the README walk', () => {
     for (const key of Object.keys(RUNNERS)) expect(SKIPPED[key]).toBeUndefined();
   });
 
+  it("is what CI runs: .ci/run ends with the README's test command", () => {
+    const ci = readFileSync(join(REPO_ROOT, '.ci/run'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
+    const testCommand = COMMANDS.find(
+      (c) => c.file === 'README.md' && /^npm (run )?test\b/.test(c.key),
+    );
+    expect(testCommand?.key).toBe('npm test');
+    expect(ci[ci.length - 1]).toBe(testCommand?.key);
+  });
+
   const seen = new Set<string>();
   for (const cmd of COMMANDS) {
     const name = `${cmd.file}:${cmd.line}: ${cmd.key}`;
