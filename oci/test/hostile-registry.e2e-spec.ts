@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { startProcess, stopAllProcesses } from '../../test/support/child-process';
 import { freePort } from '../../test/support/ports';
 import { REPO_ROOT } from '../../test/support/mesha';
+import { pull as pullImage } from '../src/commands';
+import { OciError } from '../src/errors';
 import { packCompatImage, type PackedImage } from '../src/pack';
 import { MediaType } from '../src/media-types';
 import { HUGE_BYTES, startStubRegistry, streamEndlessly, type StubRegistry } from './stub-registry';
@@ -116,6 +118,10 @@ describe('mesha-wasm against a hostile registry (stub on loopback)', () => {
         'content-type': 'application/octet-stream',
         'content-length': found.data.length,
       });
+      if (repo === 'stalling') {
+        res.write(found.data.subarray(0, found.data.length >> 1)); // and never the rest
+        return;
+      }
       if (repo === 'dropping' || repo === 'resetting') {
         res.write(found.data.subarray(0, found.data.length >> 1));
         // Let the half go out before the cut, so the client is mid-body when it happens.
@@ -212,6 +218,21 @@ describe('mesha-wasm against a hostile registry (stub on loopback)', () => {
       expect(existsSync(store(repo))).toBe(false);
     },
   );
+
+  it('gives up on a blob that stalls mid-way once the timeout passes: unreachable, store untouched', async () => {
+    const started = Date.now();
+    const failure = await pullImage(`${stub.host}/mesha/stalling:x`, store('stalling'), {
+      insecure: true,
+      timeoutMs: 1_000,
+    }).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(OciError);
+    expect((failure as OciError).exitCode).toBe(3);
+    expect((failure as OciError).message).toMatch(
+      /the connection broke while reading blob sha256:[a-f0-9]{64} \(\d+ bytes in\): timed out/,
+    );
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(existsSync(store('stalling'))).toBe(false);
+  });
 
   it('exits 3 for a refused connection and for a name that does not resolve', async () => {
     const refused = await pull(`127.0.0.1:${await freePort()}/mesha/reporter:x`, 'refused');
