@@ -14,7 +14,7 @@ packages=''
 add_package() {
   case " $packages " in *" $1 "*) ;; *) packages="${packages:+$packages }$1" ;; esac
 }
-while read -r tool package _; do
+while read -r tool package _ || [ -n "${tool:-}" ]; do
   case "$tool" in '' | '#'*) continue ;; esac
   if ! command -v "$tool" >/dev/null 2>&1; then
     missing="${missing:+$missing }$tool"
@@ -75,7 +75,7 @@ if [ -n "$need_kubectl" ]; then
 fi
 
 still=''
-while read -r tool package _; do
+while read -r tool package _ || [ -n "${tool:-}" ]; do
   case "$tool" in '' | '#'*) continue ;; esac
   command -v "$tool" >/dev/null 2>&1 || still="${still:+$still }$tool"
 done <"$list"
