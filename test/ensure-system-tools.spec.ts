@@ -96,6 +96,16 @@ describe('scripts/ensure-system-tools.sh (npm test preflight)', () => {
     for (const { pkg } of tools) expect(pkg).toMatch(/^[a-z0-9][a-z0-9.+-]+$/);
   });
 
+  it('runs first in npm test, and .ci/run uses it rather than a list of its own', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(pkg.scripts.test).toMatch(/^sh scripts\/ensure-system-tools\.sh && /);
+    const ci = readFileSync(join(REPO_ROOT, '.ci/run'), 'utf8');
+    expect(ci).toMatch(/^sh scripts\/ensure-system-tools\.sh$/m);
+    expect(ci).not.toMatch(/apt-get|for pair in/);
+  });
+
   it('is silent and exits 0 when every tool is there', () => {
     const m = machine({ uid: 1000, without: [] });
     expect(m.run()).toEqual({ status: 0, stdout: '', stderr: '' });
