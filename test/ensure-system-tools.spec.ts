@@ -101,9 +101,11 @@ describe('scripts/ensure-system-tools.sh (npm test preflight)', () => {
       scripts: Record<string, string>;
     };
     expect(pkg.scripts.test).toMatch(/^sh scripts\/ensure-system-tools\.sh && /);
-    const ci = readFileSync(join(REPO_ROOT, '.ci/run'), 'utf8');
-    expect(ci).toMatch(/^sh scripts\/ensure-system-tools\.sh$/m);
-    expect(ci).not.toMatch(/apt-get|for pair in/);
+    const ci = readFileSync(join(REPO_ROOT, '.ci/run'), 'utf8')
+      .split('\n')
+      .filter((line) => !line.trim().startsWith('#'));
+    expect(ci).toContain('sh scripts/ensure-system-tools.sh');
+    expect(ci.filter((line) => /apt-get|for pair in/.test(line))).toEqual([]);
   });
 
   it('is silent and exits 0 when every tool is there', () => {
