@@ -14,7 +14,7 @@ h1 { font-size: 1.4rem; margin: 0 0 .25rem; } h2 { font-size: 1.1rem; margin: 1.
 .meta { color: #5b6475; } table { border-collapse: collapse; background: #fff; }
 th, td { text-align: left; padding: .3rem .7rem; border-bottom: 1px solid #e3e6eb; vertical-align: top; }
 th { background: #eef1f5; font-weight: 600; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
-code { font-family: ui-monospace, monospace; word-break: break-all; }
+code { font-family: ui-monospace, monospace; word-break: break-all; } td.id code { white-space: nowrap; word-break: normal; }
 .warn { background: #fff3cd; } .bad { background: #f8d7da; }
 footer { margin-top: 2rem; color: #5b6475; } a { color: #2456a6; }
 `;
@@ -43,7 +43,7 @@ function reportersSection(status: StatusSnapshot): SafeHtml {
   const rows = shown.map(
     (r) =>
       html`<tr data-reporter="${r.id}">
-        <td><code>${r.id}</code></td>
+        <td class="id"><code>${r.id}</code></td>
         <td>${r.workload}</td>
         <td>${r.namespace}</td>
         <td>${r.pod}</td>
