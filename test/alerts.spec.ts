@@ -138,11 +138,11 @@ describe('alert rules (k8s/monitoring/alerts, Debian promtool)', () => {
     }
   });
 
-  it('are the very groups of the PrometheusRule in the manifests (npm run k8s:render:alerts)', async () => {
+  it('are the very groups of the PrometheusRule in the manifests (npm run k8s:render:monitoring)', async () => {
     // The generator formats with Prettier, which Jest's CommonJS runtime cannot load: run it as npm would.
     const check = await run(
       process.execPath,
-      ['--import', 'tsx', 'scripts/render-alert-rule.ts', '--check'],
+      ['--import', 'tsx', 'scripts/render-monitoring.ts', '--check'],
       { cwd: REPO_ROOT },
     );
     expect(check.stdout).toContain('is up to date');
