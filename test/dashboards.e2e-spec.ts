@@ -1,8 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { DASHBOARDS, type DashboardDef } from '../k8s/monitoring/dashboards/definitions';
+import { parse } from 'yaml';
 import { startSidecarCli } from '../wasm-host/test/support/sidecar-cli';
 import { stopAllProcesses, type RunningProcess } from './support/child-process';
 import { REPO_ROOT, startMesha, type MeshaProcess } from './support/mesha';
@@ -241,4 +242,49 @@ describe('dashboards: every panel query against Prometheus scraping mesha fed by
       expect(outcomes.filter((o) => o.outcome.endsWith('series')).length).toBeGreaterThan(0);
     },
   );
+  // The alert rules read the same series: each expression must run here, and where it ends in a threshold, the
+  // part before it must see mesha's real series (label names and values such as route="/wasmCallback").
+  it('every alert expression runs on this Prometheus; the measured side of each threshold has data', async () => {
+    const rules = (
+      parse(readFileSync(resolve(REPO_ROOT, 'k8s/monitoring/alerts/mesha.rules.yaml'), 'utf8')) as {
+        groups: Array<{ rules: Array<{ alert: string; expr: string }> }>;
+      }
+    ).groups.flatMap((g) => g.rules);
+    /** Metrics that exist only in a cluster (kube-state-metrics), not in this test. */
+    const clusterOnly = /\bkube_/;
+    const outcomes: Array<{ alert: string; outcome: string }> = [];
+    for (const rule of rules) {
+      await prometheus.query(rule.expr); // throws when Prometheus refuses the expression
+      const measured = rule.expr.replace(/\s*(==|>=|<=|>|<)\s*[\d.]+\s*$/, '');
+      const pending = metricsOf(measured).filter(
+        (m) => m in EXPECTED_EMPTY && !exported.has(m.replace(/_bucket$/, '')),
+      );
+      if (measured === rule.expr || clusterOnly.test(measured) || pending.length > 0) {
+        outcomes.push({ alert: rule.alert, outcome: 'valid' });
+        continue;
+      }
+      const samples = await waitFor(
+        `${rule.alert}: ${measured}`,
+        async () => {
+          const result = await prometheus.query(measured);
+          return result.some((s) => Number.isFinite(Number(s.value[1]))) && result;
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      ).catch((err: Error) => err.message);
+      outcomes.push({
+        alert: rule.alert,
+        outcome: typeof samples === 'string' ? `FAILED: ${samples}` : 'measured',
+      });
+    }
+    expect(outcomes.filter((o) => o.outcome.startsWith('FAILED'))).toEqual([]);
+    expect(outcomes.filter((o) => o.outcome === 'measured').map((o) => o.alert)).toEqual(
+      expect.arrayContaining([
+        'MeshaDown',
+        'MeshaDuplicateSpike',
+        'MeshaHighRejectionRatio',
+        'MeshaSeriesOverflow',
+        'MeshaEventLoopLag',
+      ]),
+    );
+  });
 });
