@@ -160,7 +160,7 @@ describe('status page (GET / and GET /api/v1/status)', () => {
     expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
     expect(res.headers.get('content-security-policy')).not.toMatch(/script-src/);
     const page = await res.text();
-    expect(page).toContain('<meta http-equiv="refresh" content="10">');
+    expect(page).toMatch(/<meta http-equiv="refresh" content="10"\s*\/?>/);
     expect(page).toContain(
       '&lt;script&gt;window.pwned=1&lt;/script&gt;&lt;img src=x onerror=&quot;alert(1)&quot;&gt;',
     );

@@ -52,11 +52,10 @@ function reportersSection(status: StatusSnapshot): SafeHtml {
         <td class="n${r.duplicates > 0 ? ' warn' : ''}">${r.duplicates}</td>
       </tr>`,
   );
+  const window = `a valid report within the last ${windowSeconds} s`;
+  const listed = truncated ? `; the ${shown.length} stalest are listed` : '';
   return html`<h2>Reporters</h2>
-    <p id="reporters-live">
-      ${number(live)} live (a valid report within the last ${windowSeconds}
-      s)${truncated ? html`; the ${shown.length} stalest are listed` : ''}.
-    </p>
+    <p id="reporters-live">${number(live)} live (${window})${listed}.</p>
     ${
       shown.length === 0
         ? html`<p>No reporter has reported yet.</p>`
