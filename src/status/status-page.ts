@@ -13,6 +13,7 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1d2330; bac
 h1 { font-size: 1.4rem; margin: 0 0 .25rem; } h2 { font-size: 1.1rem; margin: 1.5rem 0 .5rem; }
 .meta { color: #5b6475; } table { border-collapse: collapse; background: #fff; }
 th, td { text-align: left; padding: .3rem .7rem; border-bottom: 1px solid #e3e6eb; vertical-align: top; }
+td.name { max-width: 24rem; overflow-wrap: anywhere; }
 th { background: #eef1f5; font-weight: 600; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 code { font-family: ui-monospace, monospace; word-break: break-all; } td.id code { white-space: nowrap; word-break: normal; }
 .warn { background: #fff3cd; } .bad { background: #f8d7da; }
@@ -44,9 +45,9 @@ function reportersSection(status: StatusSnapshot): SafeHtml {
     (r) =>
       html`<tr data-reporter="${r.id}">
         <td class="id"><code>${r.id}</code></td>
-        <td>${r.workload}</td>
-        <td>${r.namespace}</td>
-        <td>${r.pod}</td>
+        <td class="name">${r.workload}</td>
+        <td class="name">${r.namespace}</td>
+        <td class="name">${r.pod}</td>
         <td title="${r.lastSeen}">${formatDuration(r.lastSeenSecondsAgo)} ago</td>
         <td class="n">${r.lastSeq}</td>
         <td class="n${r.duplicates > 0 ? ' warn' : ''}">${r.duplicates}</td>
