@@ -161,7 +161,7 @@ describe('dashboards: every panel query against Prometheus scraping mesha fed by
           .length >= 3,
       { timeoutMs: 60_000, intervalMs: 500 },
     );
-  });
+  }, 180_000);
 
   afterAll(async () => {
     clearInterval(traffic);
@@ -241,6 +241,7 @@ describe('dashboards: every panel query against Prometheus scraping mesha fed by
       // Every panel is exercised; the pending ones are exactly those reading a metric of EXPECTED_EMPTY.
       expect(outcomes.filter((o) => o.outcome.endsWith('series')).length).toBeGreaterThan(0);
     },
+    300_000,
   );
   // The alert rules read the same series: each expression must run here, and where it ends in a threshold, the
   // part before it must see mesha's real series (label names and values such as route="/wasmCallback").
@@ -286,5 +287,5 @@ describe('dashboards: every panel query against Prometheus scraping mesha fed by
         'MeshaEventLoopLag',
       ]),
     );
-  });
+  }, 300_000);
 });

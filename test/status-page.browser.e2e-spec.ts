@@ -51,7 +51,7 @@ describe('status page in a real browser', () => {
       // Root in a container: Chromium's sandbox needs user namespaces this machine may not give.
       args: ['--no-sandbox'],
     });
-  });
+  }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -139,5 +139,5 @@ describe('status page in a real browser', () => {
       .locator('tr[data-reporter="eeeeeeeeeeeeeeee"]')
       .waitFor({ state: 'attached', timeout: 45_000 });
     await page.close();
-  });
+  }, 90_000);
 });
