@@ -407,13 +407,13 @@ export const trafficDashboard: DashboardDef = {
         },
         {
           title: 'Error ratio (5xx)',
-          description: 'Share of the observed requests answered 5xx.',
+          description: 'Share of the observed requests answered 5xx (0 when there were none).',
           type: 'stat',
           unit: 'percentunit',
           width: 6,
           targets: [
             {
-              expr: `sum(rate(mesha_observed_requests_total{${T}, code="5xx"}${RATE})) / sum(rate(${REQUESTS}${RATE}))`,
+              expr: `(sum(rate(mesha_observed_requests_total{${T}, code="5xx"}${RATE})) or vector(0)) / sum(rate(${REQUESTS}${RATE}))`,
             },
           ],
         },
