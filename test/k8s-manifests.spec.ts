@@ -106,7 +106,9 @@ function brokenCopies(rendered: Record<Overlay, K8sObject[]>): K8sObject[] {
   (deployment.spec as Record<string, unknown>).replicas = 'two';
   const entry = structuredClone(one(rendered['external-collector'], 'ServiceEntry'));
   (entry.spec as Record<string, unknown>).location = 'ON_THE_MOON';
-  return [plugin, deployment, entry];
+  const rule = structuredClone(one(rendered.generic, 'PrometheusRule'));
+  (rule.spec as { groups: Array<Record<string, unknown>> }).groups[0].rules = 'none';
+  return [plugin, deployment, entry, rule];
 }
 
 describe('k8s manifests (kubectl kustomize k8s/overlays/*)', () => {
@@ -136,6 +138,7 @@ describe('k8s manifests (kubectl kustomize k8s/overlays/*)', () => {
       'Deployment',
       'PodDisruptionBudget',
       'ServiceMonitor',
+      'PrometheusRule',
     ]) {
       expect(kinds).toContain(kind);
     }
@@ -148,6 +151,7 @@ describe('k8s manifests (kubectl kustomize k8s/overlays/*)', () => {
       expect.stringMatching(/phase/),
       expect.stringMatching(/replicas/),
       expect.stringMatching(/location/),
+      expect.stringMatching(/rules/),
     ]);
   });
 
@@ -242,6 +246,32 @@ describe('k8s manifests (kubectl kustomize k8s/overlays/*)', () => {
       }
     });
   });
+
+  it.each(OVERLAYS)(
+    '%s: carries the Grafana dashboards (sidecar label) and the alert rules as a PrometheusRule',
+    (overlay) => {
+      const objects = rendered[overlay];
+      const dashboards = one(objects, 'ConfigMap', 'mesha-dashboards');
+      expect(dashboards.metadata).toMatchObject({ labels: { grafana_dashboard: '1' } });
+      const data = at(dashboards, 'data') as Record<string, string>;
+      expect(Object.keys(data).sort()).toEqual(['mesha.json', 'traffic.json']);
+      for (const [file, text] of Object.entries(data)) {
+        const model = JSON.parse(text) as { uid: string; panels: unknown[] };
+        expect({ file, uid: model.uid, panels: model.panels.length > 5 }).toEqual({
+          file,
+          uid: expect.stringMatching(/^mesha-/),
+          panels: true,
+        });
+        expect(text).toBe(
+          readFileSync(resolve(REPO_ROOT, 'k8s/monitoring/dashboards', file), 'utf8'),
+        );
+      }
+      const rules = parseAllDocuments(
+        readFileSync(resolve(REPO_ROOT, 'k8s/monitoring/alerts/mesha.rules.yaml'), 'utf8'),
+      )[0].toJS() as { groups: unknown };
+      expect(at(one(objects, 'PrometheusRule', 'mesha'), 'spec.groups')).toEqual(rules.groups);
+    },
+  );
 
   it('istio12: loads the reporter with the seed EnvoyFilter pair, its code from mesha over HTTP', () => {
     const objects = rendered.istio12;

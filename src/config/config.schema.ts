@@ -59,6 +59,9 @@ export const configSchema = z.object({
     .regex(/^(off|(\/[A-Za-z0-9._-]+)+)$/, 'must be off or a path like /filter.wasm')
     .max(256)
     .default('/filter.wasm'),
+  // Status page (GET / and GET /api/v1/status)
+  /** `off` removes both routes (they answer 404 like any unknown route). */
+  STATUS_PAGE: z.enum(['on', 'off']).default('on'),
 });
 
 export type AppConfig = z.infer<typeof configSchema>;

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { toErrorBody } from '../common/error-body';
 import type { AppConfig } from '../config/config.schema';
 import { loadFilterArtifact, matchesEtag, type FilterArtifact } from './filter-artifact';
+import { ServedFilter } from './served-filter';
 
 /**
  * Serves the built reporter (replacing the seed's http-server): GET/HEAD FILTER_ROUTE (default /filter.wasm)
@@ -14,9 +15,10 @@ import { loadFilterArtifact, matchesEtag, type FilterArtifact } from './filter-a
  * once at start-up, so what is served always matches its announced sha256; a new build needs a restart (in
  * Kubernetes, a new image). FILTER_ROUTE=off turns both routes off.
  */
-@Module({})
+@Module({ providers: [ServedFilter], exports: [ServedFilter] })
 export class FilterModule implements OnModuleInit {
   constructor(
+    private readonly served: ServedFilter,
     private readonly adapterHost: HttpAdapterHost,
     private readonly config: ConfigService<AppConfig, true>,
     @InjectPinoLogger('FilterModule') private readonly logger: PinoLogger,
@@ -27,6 +29,8 @@ export class FilterModule implements OnModuleInit {
     if (route === 'off') return;
     const configuredPath = this.config.get('FILTER_WASM_PATH', { infer: true });
     const artifact = await loadFilterArtifact(resolve(configuredPath));
+    this.served.route = route;
+    this.served.artifact = artifact;
     if (artifact.available) {
       this.logger.info(
         { route, sha256: artifact.sha256, bytes: artifact.bytes.length },

@@ -134,6 +134,15 @@ export class MetricsService implements OnModuleDestroy {
     this.registry.registerMetric(metric as unknown as Metric);
   }
 
+  /** Label sets in use per capped metric (the overflow series included) against MAX_SERIES. */
+  seriesUsage(): Array<{ metric: string; series: number; limit: number }> {
+    return this.guards.map((guard) => ({
+      metric: guard.metric,
+      series: guard.size,
+      limit: this.limits.maxSeries,
+    }));
+  }
+
   /** Drops every series idle for longer than SERIES_TTL_SECONDS. */
   sweep(): void {
     for (const guard of this.guards) guard.sweep();

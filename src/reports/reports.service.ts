@@ -4,7 +4,7 @@ import { CLOCK, type Clock } from '../common/clock';
 import type { AppConfig } from '../config/config.schema';
 import { ReportRejected } from '../ingest/report-rejected.exception';
 import { MetricsService } from '../metrics/metrics.service';
-import { LiveReporters } from './live-reporters';
+import { LiveReporters, type ReporterView } from './live-reporters';
 import { checkReport } from './report-validator';
 import { ReportsMetrics } from './reports.metrics';
 import { SeqDedupe } from './seq-dedupe';
@@ -70,7 +70,7 @@ export class ReportsService {
     const report = check.report;
 
     const first = this.dedupe.firstTime(report.reporter.id, report.reporter.seq, receivedAtMs);
-    this.live.seen(report.reporter.id, receivedAtMs);
+    this.live.seen(report, receivedAtMs, !first);
     this.metrics.seen(report, receivedAtMs);
     if (first) this.metrics.applied(report);
     else this.metrics.duplicate();
@@ -83,5 +83,11 @@ export class ReportsService {
       requests: report.counts.reduce((total, count) => total + count.n, 0),
       duplicate: !first,
     };
+  }
+
+  /** How many reporters are live, and up to `limit` of them, the stalest first (the status page). */
+  liveReporters(limit: number): { live: number; shown: ReporterView[] } {
+    const now = this.clock.now();
+    return { live: this.live.count(now), shown: this.live.list(now, limit) };
   }
 }
