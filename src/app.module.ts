@@ -12,6 +12,7 @@ import { FilterModule } from './filter/filter.module';
 import { HealthModule } from './health/health.module';
 import { IngestModule } from './ingest/ingest.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { RemoteWriteModule } from './remote-write/remote-write.module';
 
 @Module({})
 export class AppModule {
@@ -30,6 +31,7 @@ export class AppModule {
         HealthModule,
         IngestModule,
         FilterModule,
+        RemoteWriteModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: JsonErrorsFilter }],
     };
