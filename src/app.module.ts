@@ -13,6 +13,7 @@ import { HealthModule } from './health/health.module';
 import { IngestModule } from './ingest/ingest.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { RemoteWriteModule } from './remote-write/remote-write.module';
+import { StateModule } from './state/state.module';
 
 @Module({})
 export class AppModule {
@@ -32,6 +33,7 @@ export class AppModule {
         IngestModule,
         FilterModule,
         RemoteWriteModule,
+        StateModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: JsonErrorsFilter }],
     };

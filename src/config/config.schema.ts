@@ -149,6 +149,12 @@ export const configSchema = z.object({
     .regex(LABEL_NAME, 'must be a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)')
     .default('instance'),
   REMOTE_WRITE_REPLICA: z.string().min(1).max(256).optional(),
+
+  // Durable state (#12): applied structured reports kept on a local volume.
+  /** Directory of the state log (a local volume; one mesha process per directory); unset = in memory. */
+  STATE_DIR: z.string().min(1).max(4096).optional(),
+  /** The state log is compacted into one snapshot when it grows past this many bytes. */
+  STATE_COMPACT_BYTES: int(1024, 16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
 });
 
 /** Remote write (#12): the rules that span several of its settings. */
