@@ -93,7 +93,7 @@ export class RemoteWriter {
     await this.collection; // begun before the last reports were counted: one more follows
     await this.snapshot();
     this.stopped = true;
-    await this.sending;
+    while (this.sending) await this.sending;
     const left = this.queue.clear();
     if (left > 0) this.parts.observer.dropped('shutdown', left);
   }
@@ -103,7 +103,7 @@ export class RemoteWriter {
     this.stopped = true;
     this.deadlineMs = -Infinity;
     this.wakeUp();
-    await this.sending;
+    while (this.sending) await this.sending;
     const left = this.queue.clear();
     if (left > 0) this.parts.observer.dropped('shutdown', left);
   }
@@ -113,9 +113,12 @@ export class RemoteWriter {
     while (this.sending) await this.sending;
   }
 
+  /** Starts a sender unless one runs; a batch queued as the last one finished gets a new one. */
   private kick(): void {
-    this.sending ??= this.drain().finally(() => {
+    if (this.sending || this.queue.length === 0) return;
+    this.sending = this.drain().finally(() => {
       this.sending = undefined;
+      this.kick();
     });
   }
 
@@ -130,6 +133,8 @@ export class RemoteWriter {
       const delivered = await this.deliver(batch);
       this.inFlight = undefined;
       if (!delivered) {
+        // Past the deadline, or a retry would end past it: the flush is over, the rest goes too.
+        this.deadlineMs = -Infinity;
         this.parts.observer.dropped('shutdown', batch.samples);
         return;
       }

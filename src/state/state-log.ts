@@ -153,9 +153,16 @@ export class GroupCommitLog {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
       this.waiting.push({ record, resolve, reject });
-      this.writing ??= this.writeGroups().finally(() => {
-        this.writing = undefined;
-      });
+      this.schedule();
+    });
+  }
+
+  /** Starts a writer unless one runs; a record queued as the last one finished gets a new one. */
+  private schedule(): void {
+    if (this.writing || this.waiting.length === 0) return;
+    this.writing = this.writeGroups().finally(() => {
+      this.writing = undefined;
+      this.schedule();
     });
   }
 
