@@ -35,6 +35,8 @@ interface IngestResult {
   p50: number;
   p99: number;
   errors: number;
+  /** Reports made durable per fdatasync (state on). */
+  perCommit?: number;
 }
 
 async function ingest(mesha: MeshaProcess, round: number): Promise<IngestResult> {
@@ -109,9 +111,18 @@ async function main(): Promise<void> {
         );
         const result = await ingest(mesha, round);
         (withState ? on : off).push(result);
+        if (withState) {
+          const samples = await scrape(mesha.url);
+          result.perCommit =
+            sumSamples(samples, 'mesha_state_records_committed_total') /
+            sumSamples(samples, 'mesha_state_commits_total');
+        }
         await mesha.stop();
         console.log(
-          `  round ${round + 1}, state ${withState ? 'on ' : 'off'}: ${fmt(result.perSecond)} reports/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors`,
+          `  round ${round + 1}, state ${withState ? 'on ' : 'off'}: ${fmt(result.perSecond)} reports/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors` +
+            (result.perCommit === undefined
+              ? ''
+              : `, ${result.perCommit.toFixed(1)} reports per commit`),
         );
       }
     }

@@ -146,8 +146,8 @@ export class GroupCommitLog {
     return new GroupCommitLog(path, file, size, compact);
   }
 
-  /** Groups committed and records per group, for the benchmark. */
-  readonly stats = { groups: 0, records: 0 };
+  /** Groups committed, records in them, and the file's size now. */
+  readonly stats = { groups: 0, records: 0, bytes: 0 };
 
   append(record: Buffer): Promise<void> {
     if (this.broken) return Promise.reject(this.broken);
@@ -186,6 +186,7 @@ export class GroupCommitLog {
           await this.file.datasync();
           this.sizeBytes += data.length;
         }
+        this.stats.bytes = this.sizeBytes;
         this.stats.groups++;
         this.stats.records += group.length;
         for (const w of group) w.resolve();

@@ -3,7 +3,9 @@ import { ConfigService } from '@nestjs/config';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { Counter, Gauge } from 'prom-client';
 import type { AppConfig } from '../config/config.schema';
+import { MetricsService } from '../metrics/metrics.service';
 import type { ReportV1 } from '../reports/report.types';
 import { GroupCommitLog, readLog, rewriteLog, StateFileError } from './state-log';
 import { TrafficState, type RestoreTarget } from './traffic-state';
@@ -34,6 +36,7 @@ export class StateService implements OnApplicationShutdown {
   constructor(
     config: ConfigService<AppConfig, true>,
     @InjectPinoLogger('State') private readonly logger: PinoLogger,
+    metrics: MetricsService,
   ) {
     this.traffic = new TrafficState(
       config.get('MAX_SERIES', { infer: true }),
@@ -59,6 +62,7 @@ export class StateService implements OnApplicationShutdown {
       }
     }
     rewriteLog(this.path, [this.snapshotRecord()]);
+    this.registerMetrics(metrics);
     logger.info(
       { path: this.path, records, series: this.traffic.seriesCount, ms: Date.now() - started },
       'state: restored',
@@ -111,6 +115,38 @@ export class StateService implements OnApplicationShutdown {
       snapshot: () => [this.snapshotRecord()],
     }).then((log) => (this.log = log));
     return this.opening;
+  }
+
+  /** mesha_state_*: how well group commit groups (records per commit) and how big the log is. */
+  private registerMetrics(metrics: MetricsService): void {
+    const stats = () => this.log?.stats ?? { groups: 0, records: 0, bytes: 0 };
+    const registers = [metrics.registry];
+    new Counter({
+      name: 'mesha_state_commits_total',
+      help: 'Group commits of the state log (one fdatasync each)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(stats().groups);
+      },
+    });
+    new Counter({
+      name: 'mesha_state_records_committed_total',
+      help: 'Applied structured reports made durable in the state log',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(stats().records);
+      },
+    });
+    new Gauge({
+      name: 'mesha_state_log_bytes',
+      help: 'Size of the state log since it was last compacted',
+      registers,
+      collect() {
+        this.set(stats().bytes);
+      },
+    });
   }
 
   private snapshotRecord(): Buffer {
