@@ -64,6 +64,18 @@ describe('state log', () => {
     expect(() => readLog(path)).toThrow(/is damaged at byte 16: a record fails its checksum/);
   });
 
+  it('refuses a damaged first record even when it is the only one (a snapshot is never torn)', () => {
+    rewriteLog(path, [Buffer.from('the whole state')]);
+    const data = readFileSync(path);
+    data[data.length - 1] ^= 0x01;
+    writeFileSync(path, data);
+    expect(() => readLog(path)).toThrow(
+      /is damaged at byte 16: its first record is incomplete or fails its checksum/,
+    );
+    writeFileSync(path, data.subarray(0, data.length - 4));
+    expect(() => readLog(path)).toThrow(/its first record is incomplete/);
+  });
+
   it('refuses a file that is not mesha state, or of another format version', () => {
     writeFileSync(path, 'some other program wrote this file\n');
     expect(() => readLog(path)).toThrow(/is not a mesha state file/);

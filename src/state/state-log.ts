@@ -33,8 +33,9 @@ export interface ReadLog {
 
 /**
  * Reads a state log. The header must be mesha's and of this version; every record's CRC must
- * match. Only the very last record may be incomplete or fail its CRC: that is a write a crash
- * interrupted before its fsync, which was therefore never acknowledged. Anything else is damage.
+ * match. Only the very last record, if it is not the first, may be incomplete or fail its CRC: that
+ * is an append a crash interrupted before its fsync, which was therefore never acknowledged.
+ * Anything else is damage.
  */
 export function readLog(path: string): ReadLog {
   const data = readFileSync(path);
@@ -49,9 +50,19 @@ export function readLog(path: string): ReadLog {
   }
   const records: Buffer[] = [];
   let at = HEADER_BYTES;
+  // The first record is written whole before a rename (rewriteLog), so it is never torn: only an
+  // appended record can be.
+  const torn = (left: number): ReadLog => {
+    if (records.length === 0) {
+      throw new StateFileError(
+        `${path} is damaged at byte ${at}: its first record is incomplete or fails its checksum`,
+      );
+    }
+    return { records, tornTailBytes: left };
+  };
   while (at < data.length) {
     const left = data.length - at;
-    if (left < RECORD_HEAD_BYTES) return { records, tornTailBytes: left };
+    if (left < RECORD_HEAD_BYTES) return torn(left);
     const length = data.readUInt32BE(at);
     if (length > MAX_RECORD_BYTES) {
       throw new StateFileError(
@@ -59,10 +70,10 @@ export function readLog(path: string): ReadLog {
       );
     }
     const end = at + RECORD_HEAD_BYTES + length;
-    if (end > data.length) return { records, tornTailBytes: left };
+    if (end > data.length) return torn(left);
     const payload = data.subarray(at + RECORD_HEAD_BYTES, end);
     if (crc32(payload) !== data.readUInt32BE(at + 4)) {
-      if (end === data.length) return { records, tornTailBytes: left };
+      if (end === data.length) return torn(left);
       throw new StateFileError(`${path} is damaged at byte ${at}: a record fails its checksum`);
     }
     records.push(payload);
