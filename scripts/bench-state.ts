@@ -147,6 +147,7 @@ async function main(): Promise<void> {
     const fileBytes = statSync(join(stateDir, 'mesha-state.log')).size;
 
     const empty = await timedStart({ MAX_SERIES: String(LABEL_SETS + 100) });
+    const rssEmpty = sumSamples(await scrape(empty.mesha.url), 'process_resident_memory_bytes');
     await empty.mesha.stop();
     const restored = await timedStart(env);
     mesha = restored.mesha;
@@ -155,6 +156,9 @@ async function main(): Promise<void> {
     if (after !== before) throw new Error(`restart lost counts: ${before} before, ${after} after`);
     console.log(
       `restart with ${fmt(SERIES)} series, ${fmt(LABEL_SETS)} label sets (filled in ${fillSeconds.toFixed(1)} s, RSS ${fmt(rssBefore / 2 ** 20)} MiB):`,
+    );
+    console.log(
+      `  memory: RSS ${fmt(rssEmpty / 2 ** 20)} MiB empty, ${fmt(rssBefore / 2 ** 20)} MiB holding them: ~${fmt((rssBefore - rssEmpty) / SERIES)} bytes per series (state on)`,
     );
     console.log(
       `  state file ${(fileBytes / 2 ** 20).toFixed(1)} MiB (${fmt(fileBytes / LABEL_SETS)} bytes per label set)`,

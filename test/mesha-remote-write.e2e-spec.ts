@@ -204,7 +204,7 @@ describe('remote write to a real Prometheus', () => {
     expect(await selfMetric('mesha_remote_write_samples_dropped_total')).toBe(0);
     expect(await selfMetric('mesha_remote_write_samples_failed_total')).toBe(0);
     expect(await selfMetric('mesha_remote_write_samples_retried_total')).toBeGreaterThan(0);
-  });
+  }, 180_000);
 
   it('on SIGTERM, a final flush sends the reports acknowledged since the last snapshot', async () => {
     const last = await startMesha({

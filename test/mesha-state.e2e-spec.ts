@@ -98,7 +98,7 @@ describe('mesha with STATE_DIR', () => {
     expect(await totals(mesha)).toMatchObject(exact);
     expect(mesha.output()).toContain('state: restored');
     await mesha.stop('SIGKILL', 0);
-  });
+  }, 180_000);
 
   const startFails = async (env: Record<string, string>) => {
     const proc = startProcess(process.execPath, [MESHA_MAIN], {
