@@ -18,8 +18,8 @@ type Entry =
 
 /**
  * Durable state under STATE_DIR (off when unset: everything stays in memory). Structured reports
- * that were applied are appended to an append-only log with group commit; record() resolves once
- * the report is on disk, and only then is it acknowledged. At start-up the log is read (a foreign,
+ * that were applied are appended to an append-only log with group commit; durable() resolves once
+ * they are on disk, and only then are they acknowledged. At start-up the log is read (a foreign,
  * newer or damaged file stops mesha with a message saying so), handed back to the reports feature,
  * and compacted into one snapshot record; it is compacted again whenever it grows past
  * STATE_COMPACT_BYTES.
@@ -67,10 +67,6 @@ export class StateService implements OnApplicationShutdown {
       { path: this.path, records, series: this.traffic.seriesCount, ms: Date.now() - started },
       'state: restored',
     );
-  }
-
-  get enabled(): boolean {
-    return this.path !== undefined;
   }
 
   /** Gives the restored state to the reports feature (once, at start-up). */
