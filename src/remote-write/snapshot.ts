@@ -1,5 +1,9 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import type { Label, SeriesSample } from './write-request';
+
+/** Samples converted between two yields to the event loop (reports keep flowing during a snapshot). */
+const SAMPLES_PER_SLICE = 2_000;
 
 interface JsonValue {
   value: number;
@@ -19,9 +23,18 @@ export async function snapshotSeries(
   extraLabels: readonly Label[],
 ): Promise<SeriesSample[]> {
   const samples: SeriesSample[] = [];
-  for (const metric of await registry.getMetricsAsJSON()) {
-    for (const sample of metric.values as JsonValue[]) {
-      const labels: Label[] = [{ name: '__name__', value: sample.metricName ?? metric.name }];
+  let slice = 0;
+  // Every registered metric (prom-client's and custom collectors) renders through get().
+  const metrics = registry.getMetricsAsArray() as unknown as Array<{ get(): unknown }>;
+  for (const metric of metrics) {
+    // One family at a time (prom-client's getMetricsAsJSON() would collect them all in one go).
+    const { name, values } = (await metric.get()) as { name: string; values: JsonValue[] };
+    for (const sample of values) {
+      if (++slice === SAMPLES_PER_SLICE) {
+        slice = 0;
+        await yieldToEventLoop();
+      }
+      const labels: Label[] = [{ name: '__name__', value: sample.metricName ?? name }];
       for (const name of Object.keys(sample.labels)) {
         const value = sample.labels[name];
         if (value === undefined || value === '') continue;
