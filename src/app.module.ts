@@ -13,6 +13,8 @@ import { HealthModule } from './health/health.module';
 import { IngestModule } from './ingest/ingest.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { StatusModule } from './status/status.module';
+import { RemoteWriteModule } from './remote-write/remote-write.module';
+import { StateModule } from './state/state.module';
 
 @Module({})
 export class AppModule {
@@ -32,6 +34,8 @@ export class AppModule {
         IngestModule,
         FilterModule,
         StatusModule.forRoot(config),
+        RemoteWriteModule,
+        StateModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: JsonErrorsFilter }],
     };

@@ -20,6 +20,43 @@ const commaList = z
     ),
   );
 
+/** A Prometheus label name that is not reserved (`__` prefix). */
+const LABEL_NAME = /^(?!__)[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** `name=value,...` pairs; names must match `name`, values may be anything but a comma. */
+const pairList = (name: RegExp, what: string) =>
+  z
+    .string()
+    .transform((raw) =>
+      raw
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^[^=]+=.+$/, 'each item must be name=value')
+          .transform((item): [string, string] => {
+            const at = item.indexOf('=');
+            return [item.slice(0, at).trim(), item.slice(at + 1).trim()];
+          })
+          .refine(([key]) => name.test(key), `each name must be ${what}`),
+      ),
+    );
+
+/** Request headers remote write sets itself. */
+const RESERVED_REMOTE_WRITE_HEADERS = new Set([
+  'authorization',
+  'content-encoding',
+  'content-length',
+  'content-type',
+  'host',
+  'user-agent',
+  'x-prometheus-remote-write-version',
+]);
+
 /**
  * Every setting mesha reads, one entry per environment variable, with its default.
  * Feature modules add their own entries here; nothing else reads process.env.
@@ -62,7 +99,110 @@ export const configSchema = z.object({
   // Status page (GET / and GET /api/v1/status)
   /** `off` removes both routes (they answer 404 like any unknown route). */
   STATUS_PAGE: z.enum(['on', 'off']).default('on'),
+
+  // Remote write (#12): push every metric to a Prometheus remote-write receiver (protocol 1.0).
+  /** The receiver's write endpoint (http or https); setting it turns remote write on. */
+  REMOTE_WRITE_URL: z
+    .url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' })
+    .refine(
+      (raw) => !/^[a-z]+:\/\/[^/]*@/i.test(raw),
+      'must not carry credentials: use the auth settings',
+    )
+    .optional(),
+  /** A snapshot of every series is queued this often. */
+  REMOTE_WRITE_INTERVAL_SECONDS: int(1, 3600).default(15),
+  /** One write request may take this long before it counts as failed (and is retried). */
+  REMOTE_WRITE_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  /** Samples per write request. */
+  REMOTE_WRITE_BATCH_SAMPLES: int(1, 100_000).default(2_000),
+  /** Samples waiting to be sent; past it the oldest are dropped (and counted). */
+  REMOTE_WRITE_QUEUE_SAMPLES: int(1, 10_000_000).default(500_000),
+  /** Retries wait from this long, doubling up to REMOTE_WRITE_MAX_BACKOFF_MS (or what Retry-After says). */
+  REMOTE_WRITE_MIN_BACKOFF_MS: int(1, 600_000).default(100),
+  REMOTE_WRITE_MAX_BACKOFF_MS: int(1, 600_000).default(5_000),
+  /** After SIGTERM, the final flush gives up this long before SHUTDOWN_GRACE_MS ends. */
+  REMOTE_WRITE_FLUSH_MARGIN_MS: int(0, 600_000).default(1_000),
+  /** `Authorization: Bearer <token>` on every write request (never logged). */
+  REMOTE_WRITE_BEARER_TOKEN: z.string().optional(),
+  /** HTTP basic auth (never logged); not together with the bearer token. */
+  REMOTE_WRITE_BASIC_AUTH_USERNAME: z.string().max(256).optional(),
+  REMOTE_WRITE_BASIC_AUTH_PASSWORD: z.string().optional(),
+  /** Extra request headers, `Name=value,...` (e.g. X-Scope-OrgID for Mimir tenants); not for secrets. */
+  REMOTE_WRITE_HEADERS: pairList(/^[A-Za-z0-9-]{1,64}$/, 'a header name')
+    .refine(
+      (pairs) => pairs.every(([name]) => !RESERVED_REMOTE_WRITE_HEADERS.has(name.toLowerCase())),
+      `must not set ${[...RESERVED_REMOTE_WRITE_HEADERS].join(', ')}`,
+    )
+    .default([]),
+  /** PEM file of the CA(s) that sign the receiver's certificate, instead of the system's. */
+  REMOTE_WRITE_TLS_CA_FILE: z.string().min(1).max(4096).optional(),
+  /** `true` accepts any certificate from the receiver (tests only). */
+  REMOTE_WRITE_TLS_INSECURE_SKIP_VERIFY: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .default(false),
+  /** Labels added to every series sent, `name=value,...` (a series' own label of the same name wins). */
+  REMOTE_WRITE_EXTERNAL_LABELS: pairList(LABEL_NAME, 'a label name').default([['job', 'mesha']]),
+  /**
+   * The label that keeps each replica's series apart, and its value (default: the host name, which is
+   * the pod name in Kubernetes). It must not be a replica label the receiver deduplicates on.
+   */
+  REMOTE_WRITE_REPLICA_LABEL: z
+    .string()
+    .regex(LABEL_NAME, 'must be a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)')
+    .default('instance'),
+  REMOTE_WRITE_REPLICA: z.string().min(1).max(256).optional(),
+
+  // Durable state (#12): applied structured reports kept on a local volume.
+  /** Directory of the state log (a local volume; one mesha process per directory); unset = in memory. */
+  STATE_DIR: z.string().min(1).max(4096).optional(),
+  /** The state log is compacted into one snapshot when it grows past this many bytes. */
+  STATE_COMPACT_BYTES: int(1024, 16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
 });
+
+/** Remote write (#12): the rules that span several of its settings. */
+function checkRemoteWriteSettings(
+  config: {
+    REMOTE_WRITE_BEARER_TOKEN?: string;
+    REMOTE_WRITE_BASIC_AUTH_USERNAME?: string;
+    REMOTE_WRITE_BASIC_AUTH_PASSWORD?: string;
+    REMOTE_WRITE_MIN_BACKOFF_MS: number;
+    REMOTE_WRITE_MAX_BACKOFF_MS: number;
+    REMOTE_WRITE_EXTERNAL_LABELS: Array<[string, string]>;
+    REMOTE_WRITE_REPLICA_LABEL: string;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const problem = (variable: string, message: string) =>
+    ctx.addIssue({ code: 'custom', path: [variable], message });
+  const user = config.REMOTE_WRITE_BASIC_AUTH_USERNAME !== undefined;
+  const password = config.REMOTE_WRITE_BASIC_AUTH_PASSWORD !== undefined;
+  if (user !== password) {
+    problem(
+      'REMOTE_WRITE_BASIC_AUTH_USERNAME',
+      'basic auth needs both REMOTE_WRITE_BASIC_AUTH_USERNAME and REMOTE_WRITE_BASIC_AUTH_PASSWORD',
+    );
+  }
+  if (user && config.REMOTE_WRITE_BEARER_TOKEN !== undefined) {
+    problem(
+      'REMOTE_WRITE_BASIC_AUTH_USERNAME',
+      'cannot be combined with REMOTE_WRITE_BEARER_TOKEN',
+    );
+  }
+  if (config.REMOTE_WRITE_MIN_BACKOFF_MS > config.REMOTE_WRITE_MAX_BACKOFF_MS) {
+    problem('REMOTE_WRITE_MIN_BACKOFF_MS', 'must not exceed REMOTE_WRITE_MAX_BACKOFF_MS');
+  }
+  const names = config.REMOTE_WRITE_EXTERNAL_LABELS.map(([name]) => name);
+  if (names.includes(config.REMOTE_WRITE_REPLICA_LABEL)) {
+    problem(
+      'REMOTE_WRITE_EXTERNAL_LABELS',
+      'must not set the replica label (REMOTE_WRITE_REPLICA_LABEL)',
+    );
+  }
+  if (new Set(names).size !== names.length) {
+    problem('REMOTE_WRITE_EXTERNAL_LABELS', 'names a label twice');
+  }
+}
 
 export type AppConfig = z.infer<typeof configSchema>;
 
@@ -73,13 +213,22 @@ export class ConfigError extends Error {
   }
 }
 
+/** Settings whose values never appear in an error message; nor does a URL carrying credentials. */
+const SECRET_SETTINGS = new Set([
+  'AUTH_TOKEN',
+  'REMOTE_WRITE_BEARER_TOKEN',
+  'REMOTE_WRITE_BASIC_AUTH_PASSWORD',
+]);
+const isSecret = (variable: string, value: string): boolean =>
+  SECRET_SETTINGS.has(variable) || /^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(value);
+
 /** Validates the environment once; throws ConfigError naming each bad variable and why. */
 export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
   // An empty variable means "not set", as in most deployment tools.
   const present = Object.fromEntries(
     Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
   );
-  const result = configSchema.safeParse(present);
+  const result = configSchema.superRefine(checkRemoteWriteSettings).safeParse(present);
   if (result.success) return result.data;
   throw new ConfigError(
     result.error.issues.map((issue) => {
@@ -87,7 +236,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
       const variable = name ?? '(environment)';
       const value = present[variable];
       const shown =
-        variable === 'AUTH_TOKEN' || value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
+        value === undefined || isSecret(variable, value) ? '' : ` (got ${JSON.stringify(value)})`;
       const where = inner.length > 0 ? `item ${inner.join('.')}: ` : '';
       return `${variable}: ${where}${issue.message}${shown}`;
     }),

@@ -22,7 +22,7 @@ export class IngestController {
   @Post(INGEST_ROUTE)
   @HttpCode(200)
   @Header('Content-Type', 'text/plain; charset=utf-8')
-  receive(@Req() request: FastifyRequest): string {
+  receive(@Req() request: FastifyRequest): string | Promise<string> {
     const report = parseTextReport(request, this.clock.now());
     return isJsonContentType(request.headers['content-type'])
       ? this.ingest.acceptStructured(report)

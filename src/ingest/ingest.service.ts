@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ReportsService } from '../reports/reports.service';
+import { StateService } from '../state/state.service';
 import { IngestMetrics } from './ingest.metrics';
 import { ReportLog } from './report-log';
 import type { TextReport } from './wasm-callback.request';
@@ -13,6 +14,7 @@ export class IngestService {
     private readonly log: ReportLog,
     private readonly metrics: IngestMetrics,
     private readonly reports: ReportsService,
+    private readonly state: StateService,
   ) {}
 
   acceptText(report: TextReport): string {
@@ -22,8 +24,9 @@ export class IngestService {
   }
 
   /** A structured report (application/json): validated, applied once, logged as a summary. */
-  acceptStructured(report: TextReport): string {
+  async acceptStructured(report: TextReport): Promise<string> {
     const summary = this.reports.accept(report.body, report.receivedAtMs);
+    await this.state.durable(); // durable state (#12): acknowledged only once on disk
     this.log.structuredReport(report, summary);
     if (!summary.duplicate) this.metrics.accepted(report);
     return ACK;

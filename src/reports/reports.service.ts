@@ -1,10 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { CLOCK, type Clock } from '../common/clock';
 import type { AppConfig } from '../config/config.schema';
 import { ReportRejected } from '../ingest/report-rejected.exception';
 import { MetricsService } from '../metrics/metrics.service';
 import { LiveReporters, type ReporterView } from './live-reporters';
+import { StateService } from '../state/state.service';
 import { checkReport } from './report-validator';
 import { ReportsMetrics } from './reports.metrics';
 import { SeqDedupe } from './seq-dedupe';
@@ -39,6 +40,7 @@ export class ReportsService {
     registry: MetricsService,
     config: ConfigService<AppConfig, true>,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Optional() private readonly state?: StateService,
   ) {
     const maxReporters = config.get('MAX_REPORTERS', { infer: true });
     this.dedupe = new SeqDedupe(
@@ -53,6 +55,12 @@ export class ReportsService {
       const now = this.clock.now();
       this.dedupe.expire(now);
       return this.live.count(now);
+    });
+    // Durable state (#12): what was applied before the last stop, when STATE_DIR is set.
+    state?.restoreInto({
+      applied: (report) => metrics.applied(report),
+      firstTime: (id, seq, atMs) => this.dedupe.firstTime(id, seq, atMs),
+      seen: (identity, atMs) => this.live.seen(identity, atMs),
     });
   }
 
@@ -74,6 +82,7 @@ export class ReportsService {
     this.metrics.seen(report, receivedAtMs);
     if (first) this.metrics.applied(report);
     else this.metrics.duplicate();
+    if (first) this.state?.record(report, receivedAtMs); // durable state (#12): see IngestService
     return {
       reporterId: report.reporter.id,
       seq: report.reporter.seq,

@@ -1,0 +1,70 @@
+import { validReport } from '../../test/support/report-fixture';
+import type { ReportV1 } from '../reports/report.types';
+import { TrafficState, type RestoreTarget } from './traffic-state';
+
+function recorder() {
+  const applied: ReportV1[] = [];
+  const firstTime: Array<[string, number]> = [];
+  const seen: Array<[string, number, number, string]> = [];
+  const target: RestoreTarget = {
+    applied: (r) => applied.push(r),
+    firstTime: (id, seq) => firstTime.push([id, seq]),
+    seen: (identity, at) =>
+      seen.push([identity.reporter.id, at, identity.reporter.seq, identity.source.pod]),
+  };
+  return { applied, firstTime, seen, target };
+}
+
+describe('TrafficState', () => {
+  const report = (id: string, seq: number, route = 'api') =>
+    validReport({ reporter: { id, seq }, counts: [{ ...validReport().counts[0], route }] });
+
+  it('hands back cumulative totals, the exactly-once window and last-seen times, through JSON', () => {
+    const state = new TrafficState(100, 100);
+    state.apply(report('aaaaaaaaaaaaaaaa', 1), 1_000);
+    state.apply(report('aaaaaaaaaaaaaaaa', 3), 2_000);
+    state.apply(report('bbbbbbbbbbbbbbbb', 7, 'other'), 3_000);
+
+    const copy = new TrafficState(100, 100);
+    copy.load(JSON.parse(JSON.stringify(state)) as Parameters<TrafficState['load']>[0]);
+    const { applied, firstTime, seen, target } = recorder();
+    copy.restoreInto(target);
+
+    expect(applied).toHaveLength(1); // one synthetic report per source
+    expect(
+      applied[0].counts.map((c) => [
+        c.route,
+        c.n,
+        c.duration_buckets[0],
+        c.duration_sum_ms,
+        c.bytes_out,
+      ]),
+    ).toEqual([
+      ['api', 6, 2, 24_000, 1_800],
+      ['other', 3, 1, 12_000, 900],
+    ]);
+    expect(firstTime).toEqual([
+      ['aaaaaaaaaaaaaaaa', 1],
+      ['aaaaaaaaaaaaaaaa', 3],
+      ['bbbbbbbbbbbbbbbb', 7],
+    ]);
+    // with the identity each last reported, so the status page shows them after a restart
+    expect(seen).toEqual([
+      ['aaaaaaaaaaaaaaaa', 2_000, 3, 'shop-7d9f-abcde'],
+      ['bbbbbbbbbbbbbbbb', 3_000, 7, 'shop-7d9f-abcde'],
+    ]);
+  });
+
+  it('stays bounded: label sets beyond MAX_SERIES go to __overflow__, reporters beyond MAX_REPORTERS are forgotten', () => {
+    const state = new TrafficState(2, 2);
+    for (let i = 0; i < 5; i++) state.apply(report(`${i}`.repeat(16), 1, `route-${i}`), i);
+    const { applied, firstTime, target } = recorder();
+    state.restoreInto(target);
+    expect(applied.flatMap((r) => r.counts.map((c) => [r.source.workload, c.route, c.n]))).toEqual([
+      ['shop', 'route-0', 3],
+      ['shop', 'route-1', 3],
+      ['__overflow__', '__overflow__', 9],
+    ]);
+    expect(firstTime.map(([id]) => id)).toEqual(['3333333333333333', '4444444444444444']);
+  });
+});

@@ -1,0 +1,209 @@
+import type { ReporterIdentity } from '../reports/live-reporters';
+import type { ReportCount, ReportV1 } from '../reports/report.types';
+import { SEQ_WINDOW } from '../reports/seq-dedupe';
+
+const OVERFLOW = '__overflow__';
+
+interface SeriesTotals {
+  workload: string;
+  namespace: string;
+  method: string;
+  code: ReportCount['code'];
+  route: string;
+  n: number;
+  buckets: number[];
+  sumMs: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+interface ReporterWindow {
+  highest: number;
+  /** seen[seq % SEQ_WINDOW] for seq in (highest - SEQ_WINDOW, highest], as in SeqDedupe. */
+  seen: Uint8Array;
+  lastSeenMs: number;
+  /** Who it said it was in its last applied report (the live-reporters registry shows it). */
+  source: ReporterIdentity['source'];
+}
+
+/** What a restart hands back to the reports feature. */
+export interface RestoreTarget {
+  /** Adds cumulative counts (a synthetic report per source) to the observed-traffic metrics. */
+  applied(report: ReportV1): void;
+  /** Marks (id, seq) as applied in the exactly-once memory. */
+  firstTime(id: string, seq: number, atMs: number): void;
+  /** Records the reporter as seen at `atMs` (the live-reporters registry). */
+  seen(identity: ReporterIdentity, atMs: number): void;
+}
+
+/** The serialised form: plain JSON. */
+interface TrafficSnapshot {
+  series: Array<Omit<SeriesTotals, never>>;
+  reporters: Array<{
+    id: string;
+    highest: number;
+    seen: string;
+    lastSeenMs: number;
+    source: ReporterIdentity['source'];
+  }>;
+}
+
+/**
+ * The durable part of structured-report state, kept beside the metrics: cumulative observed-traffic
+ * totals per label set, and each reporter's exactly-once window and last-seen time. Bounded like the
+ * state it mirrors: at most `maxSeries` label sets (then one __overflow__ set, as the metrics do) and
+ * `maxReporters` reporters (least recently seen forgotten first).
+ */
+export class TrafficState {
+  private readonly series = new Map<string, SeriesTotals>();
+  private readonly reporters = new Map<string, ReporterWindow>();
+
+  constructor(
+    private readonly maxSeries: number,
+    private readonly maxReporters: number,
+  ) {}
+
+  /** A report that was applied (first time its (id, seq) was seen). */
+  apply(report: ReportV1, receivedAtMs: number): void {
+    this.markSeen(report.reporter.id, report.reporter.seq, receivedAtMs, report.source);
+    for (const count of report.counts) {
+      const key = JSON.stringify([
+        report.source.workload,
+        report.source.namespace,
+        count.method,
+        count.code,
+        count.route,
+      ]);
+      let totals = this.series.get(key);
+      if (!totals) {
+        const full = this.series.size >= this.maxSeries;
+        const overflowKey = JSON.stringify([OVERFLOW, OVERFLOW, OVERFLOW, OVERFLOW, OVERFLOW]);
+        totals = full ? this.series.get(overflowKey) : undefined;
+        if (!totals) {
+          totals = {
+            workload: full ? OVERFLOW : report.source.workload,
+            namespace: full ? OVERFLOW : report.source.namespace,
+            method: full ? OVERFLOW : count.method,
+            code: full ? (OVERFLOW as ReportCount['code']) : count.code,
+            route: full ? OVERFLOW : count.route,
+            n: 0,
+            buckets: new Array<number>(count.duration_buckets.length).fill(0),
+            sumMs: 0,
+            bytesIn: 0,
+            bytesOut: 0,
+          };
+          this.series.set(full ? overflowKey : key, totals);
+        }
+      }
+      totals.n += count.n;
+      for (let i = 0; i < count.duration_buckets.length; i++)
+        totals.buckets[i] += count.duration_buckets[i];
+      totals.sumMs += count.duration_sum_ms;
+      totals.bytesIn += count.bytes_in;
+      totals.bytesOut += count.bytes_out;
+    }
+  }
+
+  /** Hands everything back, reporters in least-recently-seen order (so LRU order survives). */
+  restoreInto(target: RestoreTarget): void {
+    const bySource = new Map<string, ReportV1>();
+    for (const s of this.series.values()) {
+      const sourceKey = JSON.stringify([s.workload, s.namespace]);
+      let report = bySource.get(sourceKey);
+      if (!report) {
+        report = {
+          v: 1,
+          reporter: { id: 'restored', seq: 0 },
+          source: { workload: s.workload, namespace: s.namespace, pod: '' },
+          window: { start_ms: 0, end_ms: 0 },
+          buckets_ms: [],
+          counts: [],
+        };
+        bySource.set(sourceKey, report);
+      }
+      report.counts.push({
+        method: s.method,
+        code: s.code,
+        route: s.route,
+        n: s.n,
+        duration_buckets: [...s.buckets],
+        duration_sum_ms: s.sumMs,
+        bytes_in: s.bytesIn,
+        bytes_out: s.bytesOut,
+      });
+    }
+    for (const report of bySource.values()) target.applied(report);
+    for (const [id, window] of this.reporters) {
+      for (let seq = Math.max(1, window.highest - SEQ_WINDOW + 1); seq <= window.highest; seq++) {
+        if (window.seen[seq % SEQ_WINDOW] === 1) target.firstTime(id, seq, window.lastSeenMs);
+      }
+      target.seen(
+        { reporter: { id, seq: window.highest }, source: window.source },
+        window.lastSeenMs,
+      );
+    }
+  }
+
+  toJSON(): TrafficSnapshot {
+    return {
+      series: [...this.series.values()],
+      reporters: [...this.reporters].map(([id, w]) => ({
+        id,
+        highest: w.highest,
+        seen: Buffer.from(w.seen).toString('base64'),
+        lastSeenMs: w.lastSeenMs,
+        source: w.source,
+      })),
+    };
+  }
+
+  /** Loads a snapshot written by toJSON() (its shape was checked by the caller's parse). */
+  load(snapshot: TrafficSnapshot): void {
+    for (const s of snapshot.series) {
+      this.series.set(JSON.stringify([s.workload, s.namespace, s.method, s.code, s.route]), {
+        ...s,
+      });
+    }
+    for (const r of snapshot.reporters) {
+      const seen = new Uint8Array(SEQ_WINDOW);
+      seen.set(Buffer.from(r.seen, 'base64').subarray(0, SEQ_WINDOW));
+      this.reporters.set(r.id, {
+        highest: r.highest,
+        seen,
+        lastSeenMs: r.lastSeenMs,
+        source: { ...r.source },
+      });
+    }
+  }
+
+  get seriesCount(): number {
+    return this.series.size;
+  }
+
+  private markSeen(
+    id: string,
+    seq: number,
+    nowMs: number,
+    source: ReporterIdentity['source'],
+  ): void {
+    let entry = this.reporters.get(id);
+    if (entry) this.reporters.delete(id);
+    else {
+      entry = { highest: 0, seen: new Uint8Array(SEQ_WINDOW), lastSeenMs: nowMs, source };
+      while (this.reporters.size >= this.maxReporters) {
+        const oldest = this.reporters.keys().next().value;
+        if (oldest === undefined) break;
+        this.reporters.delete(oldest);
+      }
+    }
+    entry.lastSeenMs = nowMs;
+    entry.source = { workload: source.workload, namespace: source.namespace, pod: source.pod };
+    this.reporters.set(id, entry);
+    if (seq > entry.highest) {
+      const from = Math.max(entry.highest + 1, seq - SEQ_WINDOW + 1);
+      for (let s = from; s <= seq; s++) entry.seen[s % SEQ_WINDOW] = 0;
+      entry.highest = seq;
+    }
+    if (seq > entry.highest - SEQ_WINDOW) entry.seen[seq % SEQ_WINDOW] = 1;
+  }
+}
