@@ -11,6 +11,7 @@ import type { AppConfig } from './config/config.schema';
 import { FilterModule } from './filter/filter.module';
 import { HealthModule } from './health/health.module';
 import { IngestModule } from './ingest/ingest.module';
+import { IstioModule } from './istio/istio.module';
 import { MetricsModule } from './metrics/metrics.module';
 
 @Module({})
@@ -30,6 +31,7 @@ export class AppModule {
         HealthModule,
         IngestModule,
         FilterModule,
+        IstioModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: JsonErrorsFilter }],
     };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ISTIO_LABELS, type IstioLabel } from '../istio/report-v2.types';
 
 /** An integer environment variable within [min, max]. */
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -59,6 +60,19 @@ export const configSchema = z.object({
     .regex(/^(off|(\/[A-Za-z0-9._-]+)+)$/, 'must be off or a path like /filter.wasm')
     .max(256)
     .default('/filter.wasm'),
+  // ---- Istio's standard metrics (src/istio, issue #8)
+  /** Istio labels left out of the istio_* families (Istio's tags_to_remove): what differs only in
+   * them adds up into one series. Comma-separated, from the 25 labels of Istio's standard metrics. */
+  ISTIO_TAGS_TO_REMOVE: z
+    .string()
+    .transform((raw) =>
+      raw
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0),
+    )
+    .pipe(z.array(z.enum(ISTIO_LABELS as [IstioLabel, ...IstioLabel[]])))
+    .default([]),
 });
 
 export type AppConfig = z.infer<typeof configSchema>;

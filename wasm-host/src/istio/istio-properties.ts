@@ -11,6 +11,17 @@ export interface StreamView {
   responseTrailers: HeaderMap | undefined;
 }
 
+/** response.* properties a stream without a response does not have. */
+const NO_RESPONSE = new Set([
+  'code',
+  'code_details',
+  'headers',
+  'trailers',
+  'size',
+  'total_size',
+  'grpc_status',
+]);
+
 /** Returned for paths this module does not answer: the general resolver goes on. */
 export const NOT_MINE = Symbol('not an Istio property');
 type Answer = Buffer | undefined | typeof NOT_MINE;
@@ -115,6 +126,7 @@ export function istioStreamProperty(
     }
     case 'response': {
       if (rest.length !== 1) return NOT_MINE;
+      if (props.noResponse === true && NO_RESPONSE.has(rest[0])) return undefined;
       if (rest[0] === 'flags' && props.responseFlags !== undefined)
         return int64(props.responseFlags);
       if (rest[0] === 'grpc_status') {

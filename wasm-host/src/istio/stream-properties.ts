@@ -27,6 +27,9 @@ export interface StreamProperties {
   /** `upstream.uri_san_local_certificate` / `upstream.uri_san_peer_certificate` (outbound mTLS). */
   upstreamUriSanLocalCertificate?: string;
   upstreamUriSanPeerCertificate?: string;
+  /** The stream ended before any response (e.g. the downstream went away): `response.code`,
+   * `response.total_size` and `response.grpc_status` are NOT_FOUND, as in Envoy. */
+  noResponse?: boolean;
   /** `response.flags`: Envoy's bitmask (see istio/response-flags.ts); default 0. */
   responseFlags?: number;
   /** Override the host's `xds.cluster_name`, `xds.cluster_metadata`, `xds.upstream_host_metadata`. */
