@@ -249,4 +249,36 @@ describe('reporter, istio mode: the dimensions of one stream', () => {
     expect(e.responseBytes[11]).toBe(1);
     expect(e.requestBytesSum).toBeGreaterThan(0);
   });
+
+  it('host calls per stream: inbound 21, outbound 22 (21 with an upstream SAN), +1 for gRPC', async () => {
+    const calls = async (
+      host: Partial<HostOptions>,
+      properties: StreamProperties,
+      request?: StreamRequest,
+    ) => {
+      const h = await hosts.start({
+        pluginConfig: JSON.stringify({ mode: 'istio', cluster: 'nowhere' }),
+        concurrency: 1,
+        ...host,
+      });
+      const run = () =>
+        h.runStream(request ?? { method: 'GET', path: '/' }, { status: 200 }, { properties });
+      await run(); // warm
+      const before = h.hostCallCount();
+      await run();
+      const n = h.hostCallCount() - before;
+      await hosts.closeAll();
+      return n;
+    };
+    expect(await calls(inbound, {})).toBe(21);
+    expect(await calls(outbound, {})).toBe(22);
+    expect(await calls(outbound, { upstreamUriSanPeerCertificate: REVIEWS_SPIFFE })).toBe(21);
+    expect(
+      await calls(
+        outbound,
+        {},
+        { method: 'POST', path: '/', headers: [['content-type', 'application/grpc']] },
+      ),
+    ).toBe(23);
+  });
 });
