@@ -3,7 +3,8 @@
 // istio/proxy's istio_stats filter derives them (see the README, "Istio mode", for the sources).
 //
 // Host calls per stream (tested): inbound 21, outbound 22 (21 when the upstream SAN is there;
-// the peer's identity stands in for it otherwise), +1 for gRPC (response.grpc_status):
+// the peer's identity stands in for it otherwise), +1 for gRPC (response.grpc_status), +1
+// outbound without an exchanged peer (the upstream endpoint's metadata):
 // listener_direction; 7 peer fields from filter_state; 2 SANs; request.host, xds.cluster_name and
 // 3 cluster-metadata service fields; content-type; response.code and response.flags;
 // request/response total sizes; request.duration.
@@ -88,10 +89,12 @@ function text(value: string | null): string {
 }
 
 /** The identity fields of one side (source or destination), in this order. */
+const WORKLOAD = 0;
 const NAMESPACE = 1;
 const PRINCIPAL = 2;
 const CANONICAL_SERVICE = 5;
 const CANONICAL_REVISION = 6;
+const CLUSTER = 7;
 const SIDE_FIELDS = 8;
 /** Where a side's fields (workload, namespace, principal, app, version, canonical service,
  * canonical revision, cluster) go among the dimensions. */
@@ -179,6 +182,23 @@ export class IstioObservation {
   responseBytes: u64 = 0;
 }
 
+/** The upstream endpoint's `filter_metadata.istio.workload`, `workload;namespace;canonical
+ * service;canonical revision;cluster` (istio/proxy convertEndpointMetadata: five parts at least;
+ * no app or version), into the peer's side fields. */
+function readEndpointPeer(peer: StaticArray<string>): void {
+  const value = getPropertyString(
+    ascii('xds.upstream_host_metadata.filter_metadata.istio.workload'),
+  );
+  if (value === null) return;
+  const parts = value.split(';');
+  if (parts.length < 5) return;
+  unchecked((peer[WORKLOAD] = text(parts[0])));
+  unchecked((peer[NAMESPACE] = text(parts[1])));
+  unchecked((peer[CANONICAL_SERVICE] = text(parts[2])));
+  unchecked((peer[CANONICAL_REVISION] = text(parts[3])));
+  unchecked((peer[CLUSTER] = text(parts[4])));
+}
+
 /** The namespace in a SPIFFE principal (`.../ns/<ns>/sa/...`), '' when there is none. */
 export function namespaceOfPrincipal(principal: string): string {
   const at = principal.indexOf('/ns/');
@@ -236,10 +256,15 @@ export function observeIstio(local: StaticArray<string>, o: IstioObservation): v
   // unless the listener is inbound.
   const inbound = getPropertyInt(ascii('listener_direction'), 0) == 1;
   const peerObject = inbound ? DOWNSTREAM_PEER : UPSTREAM_PEER;
+  let peerFound = false;
   for (let i = 0; i < SIDE_FIELDS; i++) {
     const name = unchecked(PEER_FIELDS[i]);
-    unchecked((peer[i] = name == 0 ? '' : text(property(peerObject, name))));
+    const value: string | null = name == 0 ? null : property(peerObject, name);
+    if (value !== null) peerFound = true;
+    unchecked((peer[i] = text(value)));
   }
+  // No exchanged peer on the client side: istio_stats falls back to the upstream endpoint's metadata.
+  if (!peerFound && !inbound) readEndpointPeer(peer);
 
   // Principals: inbound from the downstream connection's SANs, outbound from the upstream's,
   // the peer's identity standing in for a missing upstream SAN.

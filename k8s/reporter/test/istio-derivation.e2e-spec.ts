@@ -250,7 +250,7 @@ describe('reporter, istio mode: the dimensions of one stream', () => {
     expect(e.requestBytesSum).toBeGreaterThan(0);
   });
 
-  it('host calls per stream: inbound 21, outbound 22 (21 with an upstream SAN), +1 for gRPC', async () => {
+  it('host calls per stream: inbound 21, outbound 22 (21 with an upstream SAN), +1 for gRPC, +1 outbound without a peer', async () => {
     const calls = async (
       host: Partial<HostOptions>,
       properties: StreamProperties,
@@ -270,15 +270,49 @@ describe('reporter, istio mode: the dimensions of one stream', () => {
       await hosts.closeAll();
       return n;
     };
+    const peer = { upstreamPeer: { metadata: REVIEWS } };
     expect(await calls(inbound, {})).toBe(21);
-    expect(await calls(outbound, {})).toBe(22);
-    expect(await calls(outbound, { upstreamUriSanPeerCertificate: REVIEWS_SPIFFE })).toBe(21);
-    expect(
-      await calls(
-        outbound,
-        {},
-        { method: 'POST', path: '/', headers: [['content-type', 'application/grpc']] },
-      ),
-    ).toBe(23);
+    expect(await calls(outbound, peer)).toBe(22);
+    expect(await calls(outbound, { ...peer, upstreamUriSanPeerCertificate: REVIEWS_SPIFFE })).toBe(
+      21,
+    );
+    const grpc: StreamRequest = {
+      method: 'POST',
+      path: '/',
+      headers: [['content-type', 'application/grpc']],
+    };
+    expect(await calls(outbound, peer, grpc)).toBe(23);
+    // Without an exchanged peer, one more read: the upstream endpoint's metadata.
+    expect(await calls(outbound, {})).toBe(23);
+  });
+
+  it('outbound without an exchanged peer: the upstream endpoint metadata (istio.workload) names it', async () => {
+    const e = await observe(
+      {
+        ...outbound,
+        upstreamHostMetadata: {
+          filter_metadata: { istio: { workload: 'reviews-v2;bookinfo;reviews;v2;Kubernetes' } },
+        },
+      },
+      {},
+    );
+    expect(e.dims).toMatchObject({
+      destination_workload: 'reviews-v2',
+      destination_workload_namespace: 'bookinfo',
+      destination_canonical_service: 'reviews',
+      destination_canonical_revision: 'v2',
+      destination_cluster: 'Kubernetes',
+      destination_app: 'unknown',
+      destination_version: 'unknown',
+    });
+    await hosts.closeAll();
+    const exchanged = await observe(
+      {
+        ...outbound,
+        upstreamHostMetadata: { filter_metadata: { istio: { workload: 'other;x;y;z;c' } } },
+      },
+      { upstreamPeer: { metadata: REVIEWS } },
+    );
+    expect(exchanged.dims.destination_workload).toBe('reviews-v1');
   });
 });
