@@ -250,8 +250,7 @@ export class Reporter {
     hold(changetype<usize>(this.cluster), 0);
     hold(changetype<usize>(this.headers), 0);
     hold(changetype<usize>(this.source), 0);
-    const agg = this.aggregate;
-    if (agg !== null) agg.release();
+    hold(changetype<usize>(this.aggregate), 0);
     hold(changetype<usize>(this.istio), 0);
     hold(changetype<usize>(this.local), 0);
     hold(changetype<usize>(this.istioObservation), 0);
@@ -290,9 +289,9 @@ export class Reporter {
     const headers = this.encodeHeaders(config);
     hold(changetype<usize>(this.headers), changetype<usize>(headers));
     this.headers = headers;
-    const old = this.aggregate;
-    if (old !== null) old.release();
-    this.aggregate = new Aggregate(config.maxKeys);
+    const aggregate = new Aggregate(config.maxKeys);
+    hold(changetype<usize>(this.aggregate), changetype<usize>(aggregate));
+    this.aggregate = aggregate;
     if (config.mode == Mode.Istio) {
       const window = new IstioWindow(config.maxKeys);
       hold(changetype<usize>(this.istio), changetype<usize>(window));
