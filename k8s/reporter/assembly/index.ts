@@ -220,8 +220,6 @@ function retire(s: Stream): void {
     s.nextSpare = spare;
     spare = s;
     spareCount++;
-  } else {
-    s.free();
   }
 }
 

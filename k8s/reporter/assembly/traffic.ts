@@ -81,8 +81,7 @@ export function bucketOf(durationNs: u64): i32 {
   return BUCKETS - 1;
 }
 
-/** One finished stream, as the aggregation sees it. Unmanaged (see Stream). */
-@unmanaged
+/** One finished stream, as the aggregation sees it. */
 export class Observation {
   method: u8 = 0;
   code: u8 = 0; // 0 = no response headers, else the status class 1..5
