@@ -295,6 +295,18 @@ describe('sidecar hooks (what Istio does around the plugin)', () => {
     expect(plain.responseHeaders([['c', 'd']])).toEqual([['c', 'd']]);
   });
 
+  it('a failed upstream connection sets the UF response flag, as Envoy does', async () => {
+    const s = new SidecarIstio(
+      { listenerDirection: 'outbound', metadataExchange: true, mtls: false },
+      {},
+    ).stream();
+    const send = s.upstream(() => Promise.reject(new Error('ECONNREFUSED')));
+    await expect(send({ headers: [], body: Buffer.alloc(0), trailers: [] })).rejects.toThrow(
+      'ECONNREFUSED',
+    );
+    expect(responseFlagsString(s.properties.responseFlags ?? 0)).toBe('UF');
+  });
+
   it('without --metadata-exchange nothing changes', () => {
     const s = new SidecarIstio(
       { listenerDirection: 'inbound', metadataExchange: false, mtls: false },

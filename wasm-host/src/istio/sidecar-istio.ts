@@ -1,10 +1,13 @@
-import type { HostOptions, UpstreamResponse } from '../types';
+import type { ForwardedRequest, HostOptions, UpstreamResponse } from '../types';
+import { responseFlagBits } from './response-flags';
 import { peerHeaders, takePeer } from './metadata-exchange';
 import { cleanTree, isTreeMap, type TreeMap } from './property-tree';
 import { spiffeIdOfNode } from './spiffe';
 import type { ListenerDirection, StreamProperties } from './stream-properties';
 
 type Pairs = Array<[string, string]>;
+
+const UPSTREAM_FAILURE = responseFlagBits(['UF']);
 
 /** The sidecar's Istio flags, parsed. */
 export interface IstioSidecarOptions {
@@ -147,6 +150,23 @@ export class IstioStream {
       return taken.rest;
     }
     return [...takePeer(headers).rest, ...peerHeaders(this.node)];
+  }
+
+  /** `send` to the upstream, with what Envoy records around it: the exchange on the answer, and the
+   * UF response flag (upstream connection failure) when there was none. */
+  upstream(
+    send: (req: ForwardedRequest) => Promise<UpstreamResponse>,
+  ): (req: ForwardedRequest) => Promise<UpstreamResponse> {
+    return async (req) => {
+      let res: UpstreamResponse;
+      try {
+        res = await send(req);
+      } catch (err) {
+        this.properties.responseFlags = (this.properties.responseFlags ?? 0) | UPSTREAM_FAILURE;
+        throw err;
+      }
+      return this.upstreamResponse(res);
+    };
   }
 
   /** The upstream's response (outbound): learn and strip the peer. */

@@ -164,7 +164,7 @@ export async function startSidecar(
       const result: StreamResult = host
         ? await host.runStream(
             request,
-            async (fwd) => istioStream.upstreamResponse(await upstream.send(fwd)),
+            istioStream.upstream((fwd) => upstream.send(fwd)),
             addresses,
           )
         : await directStream(upstream, request);
