@@ -11,6 +11,7 @@ import type { AppConfig } from './config/config.schema';
 import { FilterModule } from './filter/filter.module';
 import { HealthModule } from './health/health.module';
 import { IngestModule } from './ingest/ingest.module';
+import { IstioModule } from './istio/istio.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { StatusModule } from './status/status.module';
 import { RemoteWriteModule } from './remote-write/remote-write.module';
@@ -36,6 +37,7 @@ export class AppModule {
         StatusModule.forRoot(config),
         RemoteWriteModule,
         StateModule,
+        IstioModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: JsonErrorsFilter }],
     };

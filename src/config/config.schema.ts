@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ISTIO_LABELS, type IstioLabel } from '../istio/report-v2.types';
 
 /** An integer environment variable within [min, max]. */
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -158,6 +159,19 @@ export const configSchema = z.object({
   STATE_DIR: z.string().min(1).max(4096).optional(),
   /** The state log is compacted into one snapshot when it grows past this many bytes. */
   STATE_COMPACT_BYTES: int(1024, 16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  // ---- Istio's standard metrics (src/istio, issue #8)
+  /** Istio labels left out of the istio_* families (Istio's tags_to_remove): what differs only in
+   * them adds up into one series. Comma-separated, from the 25 labels of Istio's standard metrics. */
+  ISTIO_TAGS_TO_REMOVE: z
+    .string()
+    .transform((raw) =>
+      raw
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0),
+    )
+    .pipe(z.array(z.enum(ISTIO_LABELS as [IstioLabel, ...IstioLabel[]])))
+    .default([]),
 });
 
 /** Remote write (#12): the rules that span several of its settings. */

@@ -71,7 +71,7 @@ export class ReportsMetrics {
     });
   }
 
-  seen(report: ReportV1, nowMs: number): void {
+  seen(report: Pick<ReportV1, 'source'>, nowMs: number): void {
     this.lastSeen.set(
       {
         reporter_workload: report.source.workload,

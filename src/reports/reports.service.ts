@@ -7,6 +7,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { LiveReporters, type ReporterView } from './live-reporters';
 import { StateService } from '../state/state.service';
 import { checkReport } from './report-validator';
+import type { ReportVersion, StructuredReport } from './report-version';
 import { ReportsMetrics } from './reports.metrics';
 import { SeqDedupe } from './seq-dedupe';
 
@@ -34,6 +35,8 @@ export function isJsonContentType(contentType: string | undefined): boolean {
 export class ReportsService {
   private readonly dedupe: SeqDedupe;
   private readonly live: LiveReporters;
+  /** Report versions besides 1, by `v` (registered by the features that own them). */
+  private readonly versions = new Map<number, ReportVersion>();
 
   constructor(
     private readonly metrics: ReportsMetrics,
@@ -64,6 +67,11 @@ export class ReportsService {
     });
   }
 
+  /** Adds a report version (e.g. v2, Istio's metrics); `v` in the body selects it. */
+  registerVersion<R extends StructuredReport>(handler: ReportVersion<R>): void {
+    this.versions.set(handler.version, handler as unknown as ReportVersion);
+  }
+
   /** Applies the report in `body` unless it was applied before; throws ReportRejected if invalid. */
   accept(body: Buffer, receivedAtMs: number): ReportSummary {
     let parsed: unknown;
@@ -73,6 +81,8 @@ export class ReportsService {
       const reason = err instanceof Error ? err.message : 'unparsable';
       throw new ReportRejected('invalid_report', `the body is not valid JSON: ${reason}`);
     }
+    const versioned = this.versionOf(parsed);
+    if (versioned) return this.acceptVersioned(versioned, parsed, receivedAtMs);
     const check = checkReport(parsed);
     if (!check.ok) throw new ReportRejected('invalid_report', `invalid report: ${check.problem}`);
     const report = check.report;
@@ -98,5 +108,35 @@ export class ReportsService {
   liveReporters(limit: number): { live: number; shown: ReporterView[] } {
     const now = this.clock.now();
     return { live: this.live.count(now), shown: this.live.list(now, limit) };
+  }
+
+  private versionOf(parsed: unknown): ReportVersion | undefined {
+    if (typeof parsed !== 'object' || parsed === null || !('v' in parsed)) return undefined;
+    const v = (parsed as { v: unknown }).v;
+    return typeof v === 'number' ? this.versions.get(v) : undefined;
+  }
+
+  /** The same steps as for v1, with the version's own checks and metrics. */
+  private acceptVersioned(
+    handler: ReportVersion,
+    parsed: unknown,
+    receivedAtMs: number,
+  ): ReportSummary {
+    const check = handler.check(parsed);
+    if (!check.ok) throw new ReportRejected('invalid_report', `invalid report: ${check.problem}`);
+    const report = check.report;
+    const first = this.dedupe.firstTime(report.reporter.id, report.reporter.seq, receivedAtMs);
+    this.live.seen(report, receivedAtMs, !first);
+    this.metrics.seen(report, receivedAtMs);
+    if (first) handler.apply(report);
+    else this.metrics.duplicate();
+    return {
+      reporterId: report.reporter.id,
+      seq: report.reporter.seq,
+      workload: report.source.workload,
+      namespace: report.source.namespace,
+      ...handler.size(report),
+      duplicate: !first,
+    };
   }
 }

@@ -1,4 +1,5 @@
 import { HeaderMap } from './header-map';
+import type { StreamProperties } from './istio/stream-properties';
 
 export type StreamPhase = 'request' | 'response' | 'done';
 
@@ -41,6 +42,8 @@ export class StreamContextState extends ContextState {
   localReplyCount = 0;
   reset = false;
   responseCodeDetails = '';
+  /** Per-stream Istio properties (StreamOptions.properties). */
+  streamProperties: StreamProperties | undefined;
   /** Set when the plugin continued during the callback that then returned PAUSE. */
   continued = false;
   /** Resolves a pending pause (continue, local reply, close, or VM failure). */

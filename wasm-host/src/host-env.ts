@@ -2,6 +2,7 @@ import type { LogLevel } from './abi';
 import type { HttpCallClient } from './http-client';
 import type { MetricsStore } from './metrics-store';
 import type { SharedData, SharedQueues } from './shared-state';
+import type { IstioHostConfig } from './istio/stream-properties';
 import type { FailStrategy, HttpCallRecord } from './types';
 
 /** Host options with defaults applied. */
@@ -18,6 +19,8 @@ export interface ResolvedConfig {
   autoTick: boolean;
   now: () => bigint;
   maxHttpCallResponseBytes: number;
+  /** Istio's view around the plugin (listener direction, structured node metadata, cluster). */
+  istio: IstioHostConfig;
 }
 
 /** What the VMs of one host share. */

@@ -16,6 +16,7 @@ import type {
   Upstream,
 } from './types';
 import { abiVersionOf, describe, Vm } from './vm';
+import { istioHostConfig } from './istio/host-config';
 
 const MAX_CONCURRENCY = 64;
 /** Records kept for inspection (logs, http calls); older ones are dropped so a long-running sidecar stays bounded. */
@@ -52,6 +53,7 @@ function resolveConfig(options: HostOptions): ResolvedConfig {
     autoTick: options.autoTick ?? false,
     now: options.now ?? (() => BigInt(Date.now()) * 1_000_000n),
     maxHttpCallResponseBytes: options.maxHttpCallResponseBytes ?? 16 << 20,
+    istio: istioHostConfig(options),
   };
 }
 
@@ -218,6 +220,7 @@ export class ProxyWasmHost {
     return runStream(this.vm(index), this.env.config.failStrategy, request, upstream, {
       source: options.sourceAddress ?? '127.0.0.1:50000',
       destination: options.destinationAddress ?? '127.0.0.1:15001',
+      properties: options.properties,
     });
   }
 

@@ -17,3 +17,5 @@ export type {
 } from './types';
 export { startSidecar, type RunningSidecar } from './sidecar/server';
 export { parseSidecarArgs, type SidecarOptions } from './sidecar/options';
+export type { ListenerDirection, PeerNode, StreamProperties } from './istio/stream-properties';
+export { responseFlagBits, responseFlagsString } from './istio/response-flags';

@@ -1,6 +1,8 @@
 import { StreamContextState, type AnyContext } from './contexts';
 import { encodePairs } from './header-map';
 import type { ResolvedConfig } from './host-env';
+import { istioStreamProperty, nodeMetadataProperty, NOT_MINE } from './istio/istio-properties';
+import { encodeTreeValue } from './istio/property-tree';
 
 /** Envoy's property encodings: strings raw, ints/timestamps/durations as 8-byte little-endian. */
 const int64 = (v: bigint | number): Buffer => {
@@ -115,14 +117,20 @@ export function resolveProperty(
       return rest.length === 0 ? str(config.rootId) : undefined;
     case 'plugin_vm_id':
       return rest.length === 0 ? str(config.vmId) : undefined;
-    case 'node':
-      if (rest[0] === 'metadata' && rest.length === 2) return str(config.nodeMetadata.get(rest[1]));
+    case 'node': {
+      // node.metadata below the top: the structured value (LABELS a map, ...), flat values included.
+      const structured = nodeMetadataProperty(config.istio, rest);
+      if (structured !== NOT_MINE) return structured;
+      // The whole map: its string values as pairs (structured ones such as LABELS are left out).
       if (rest[0] === 'metadata' && rest.length === 1)
-        return encodePairs([...config.nodeMetadata.entries()]);
+        return encodeTreeValue(config.istio.nodeTree);
       if (sub === 'id') return str(config.nodeMetadata.get('NAME'));
       return undefined;
+    }
   }
   if (!(ctx instanceof StreamContextState)) return undefined;
+  const istio = istioStreamProperty(config.istio, ctx, segments);
+  if (istio !== NOT_MINE) return istio;
   switch (head) {
     case 'request':
       return rest.length === 1 ? requestProperty(ctx, rest[0], config.now()) : undefined;

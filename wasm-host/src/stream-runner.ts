@@ -9,6 +9,7 @@ import type {
   UpstreamResponse,
 } from './types';
 import type { Vm } from './vm';
+import type { StreamProperties } from './istio/stream-properties';
 
 interface Response {
   status: number;
@@ -58,7 +59,7 @@ export async function runStream(
   failStrategy: FailStrategy,
   request: StreamRequest,
   upstream: Upstream,
-  addresses: { source: string; destination: string },
+  addresses: { source: string; destination: string; properties?: StreamProperties },
 ): Promise<StreamResult> {
   const requestHeaders: HeaderPairs = [
     [':method', request.method],
@@ -83,6 +84,7 @@ export async function runStream(
   const ctx = vm.createStreamContext(addresses.source, addresses.destination);
   if (!ctx) return failOpen ? passThrough() : failClosed();
   ctx.requestHeaders.setAll(requestHeaders);
+  ctx.streamProperties = addresses.properties;
 
   /** 'go' to keep calling the plugin, 'stop' when it answered/closed, 'failed' after a trap. */
   const step = async (name: string, args: number[]): Promise<'go' | 'stop' | 'failed'> => {

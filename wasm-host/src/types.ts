@@ -1,4 +1,5 @@
 import type { LogLevel } from './abi';
+import type { ListenerDirection, StreamProperties } from './istio/stream-properties';
 
 export type FailStrategy = 'FAIL_OPEN' | 'FAIL_CLOSE';
 
@@ -31,6 +32,17 @@ export interface HostOptions {
   onHostLog?: (entry: LogEntry) => void;
   /** Largest http call response body accepted; default 16 MiB. */
   maxHttpCallResponseBytes?: number;
+  // ---- What Istio puts around the plugin (see wasm-host/src/istio/)
+  /** `listener_direction` of every stream (1 inbound, 2 outbound); unset = NOT_FOUND. */
+  listenerDirection?: ListenerDirection;
+  /** node.metadata as a structured value (LABELS a map, CLUSTER_ID, MESH_ID, SERVICE_ACCOUNT, ...);
+   * `nodeMetadata` entries are laid over it. */
+  nodeMetadataStruct?: Record<string, unknown>;
+  /** `xds.cluster_name`, `xds.cluster_metadata` (Envoy Metadata, e.g. filter_metadata.istio.services),
+   * `xds.upstream_host_metadata`. */
+  clusterName?: string;
+  clusterMetadata?: Record<string, unknown>;
+  upstreamHostMetadata?: Record<string, unknown>;
 }
 
 /** vm = VM index 0..concurrency-1 */
@@ -106,4 +118,6 @@ export interface StreamOptions {
   /** Properties source.address / destination.address (ip:port). */
   sourceAddress?: string;
   destinationAddress?: string;
+  /** Per-stream Istio properties (peer, mTLS, flags, ...), read when the plugin asks. */
+  properties?: StreamProperties;
 }

@@ -8,6 +8,8 @@ import { wBytes, wNext, wTemplate, wU64, wUtf8 } from './writer';
 export const enum Mode {
   Heartbeat = 0,
   Traffic = 1,
+  /** Istio's standard HTTP metrics (istio.ts, report v2). */
+  Istio = 2,
 }
 
 /** Unmanaged, so reading and setting it costs no shadow-stack traffic: the strings and the array it
@@ -238,7 +240,8 @@ function setting(keyString: string): bool {
     } else if (k == MODE) {
       if (s == 'heartbeat') cfg.mode = Mode.Heartbeat;
       else if (s == 'traffic') cfg.mode = Mode.Traffic;
-      else return field(key, ascii('must be "heartbeat" or "traffic"'));
+      else if (s == 'istio') cfg.mode = Mode.Istio;
+      else return field(key, ascii('must be "heartbeat", "traffic" or "istio"'));
     } else if (s.length == 0) {
       return field(key, ascii('must not be empty'));
     } else if (k == CLUSTER) {

@@ -114,18 +114,39 @@ export function getHeader(kind: MapType, key: usize): bool {
 }
 
 /** A property as a string (Istio node metadata values are strings), or null when absent. `path`
- * is an `ascii()` byte string in which '.' separates the segments (the host wants them NUL-joined). */
-export function getPropertyString(path: usize): string | null {
+ * is an `ascii()` byte string in which `sep` ('.' unless given) separates the segments (the host
+ * wants them NUL-joined). */
+export function getPropertyString(path: usize, sep: u8 = 0x2e): string | null {
+  return getProperty(path, sep) ? takeValueString() : null;
+}
+
+/** Reads a property into `valuePtr`/`valueSize` (the caller must `releaseValue()`); false when absent. */
+export function getProperty(path: usize, sep: u8 = 0x2e): bool {
   const n = <usize>load<u16>(path);
   const bytes = heap.alloc(n);
   for (let i: usize = 0; i < n; i++) {
     const c = load<u8>(path + 2 + i);
-    store<u8>(bytes + i, c == 0x2e ? 0 : c);
+    store<u8>(bytes + i, c == sep ? 0 : c);
   }
   clearOut();
   const status = proxy_get_property(bytes, n, OUT, OUT + 4);
   heap.free(bytes);
-  return takeString(status);
+  return takeOut(status);
+}
+
+/** The value just read as a string (UTF-8 decoded), released. */
+export function takeValueString(): string {
+  const text = valueText(0, valueSize);
+  releaseValue();
+  return text;
+}
+
+/** An integer property (Envoy: 8 bytes little-endian), or `missing` when absent or not 8 bytes. */
+export function getPropertyInt(path: usize, missing: i64): i64 {
+  if (!getProperty(path)) return missing;
+  const v = valueSize == 8 ? load<i64>(valuePtr) : missing;
+  releaseValue();
+  return v;
 }
 
 export function nowNanos(): u64 {

@@ -22,6 +22,18 @@ let routeHeaderFor: string = '';
 
 const CONTINUE: i32 = 0;
 
+/** The minimal runtime collects only when asked: at the end of a callback, when no managed value
+ * lives on the stack (everything kept is reachable from globals or pinned), every COLLECT_EVERY
+ * finished streams and after every tick, configuration and call answer. */
+const COLLECT_EVERY = 64;
+let streamsSinceCollect = 0;
+
+function collectAfterStream(): void {
+  if (++streamsSinceCollect < COLLECT_EVERY) return;
+  streamsSinceCollect = 0;
+  __collect();
+}
+
 export function proxy_abi_version_0_2_1(): void {}
 
 export function malloc(size: usize): usize {
@@ -72,7 +84,7 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
   }
   const reporter = rootOf(parentId);
   if (reporter === null) return;
-  if (!reporter.configured || reporter.config.mode != Mode.Traffic) return;
+  if (!reporter.configured || reporter.config.mode == Mode.Heartbeat) return;
   let s = spare;
   if (s !== null) {
     spare = s.nextSpare;
@@ -100,12 +112,15 @@ export function proxy_on_vm_start(_rootId: u32, _vmConfigSize: u32): bool {
 }
 
 export function proxy_on_configure(rootId: u32, size: u32): bool {
-  return root(rootId).configure(size);
+  const ok = root(rootId).configure(size);
+  __collect();
+  return ok;
 }
 
 export function proxy_on_tick(rootId: u32): void {
   const r = rootOf(rootId);
   if (r !== null) r.tick();
+  __collect();
 }
 
 export function proxy_on_http_call_response(
@@ -117,6 +132,7 @@ export function proxy_on_http_call_response(
 ): void {
   const r = rootOf(rootId);
   if (r !== null) r.onHttpCallResponse(token, headers);
+  __collect();
 }
 
 /** The configured route header's name as a byte string for `getHeader` (a u16 length, then the
@@ -139,7 +155,8 @@ export function proxy_on_request_headers(contextId: u32, _headers: u32, _endOfSt
   const s = streamOf(contextId);
   if (s === null) return CONTINUE;
   const reporter = s.reporter;
-  if (reporter !== null && !s.started) onRequestHeaders(s, routeKey(reporter));
+  if (reporter !== null && !s.started && reporter.config.mode == Mode.Traffic)
+    onRequestHeaders(s, routeKey(reporter));
   return CONTINUE;
 }
 
@@ -173,7 +190,13 @@ export function proxy_on_done(_contextId: u32): bool {
   return true;
 }
 
-export function proxy_on_log(_contextId: u32): void {}
+/** Istio mode records here, as Istio's stats filter does: sizes, flags and duration are final. */
+export function proxy_on_log(contextId: u32): void {
+  const s = streamOf(contextId);
+  if (s === null) return;
+  const reporter = s.reporter;
+  if (reporter !== null && reporter.config.mode == Mode.Istio) reporter.recordIstio();
+}
 
 export function proxy_on_delete(contextId: u32): void {
   const s = streamOf(contextId);
@@ -181,9 +204,11 @@ export function proxy_on_delete(contextId: u32): void {
     removeStream(s);
     finish(s);
     retire(s);
+    collectAfterStream();
     return;
   }
   deleteRoot(contextId);
+  __collect();
 }
 
 /** A stream's record is done with: its reporter lets go of it, and it is kept as a spare or freed. */
@@ -195,8 +220,6 @@ function retire(s: Stream): void {
     s.nextSpare = spare;
     spare = s;
     spareCount++;
-  } else {
-    s.free();
   }
 }
 

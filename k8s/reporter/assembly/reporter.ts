@@ -24,6 +24,8 @@ import {
   valueSize,
 } from './host';
 import { Aggregate, Observation, sourceName, writeHead } from './traffic';
+import { IstioObservation, observeIstio, readLocalWorkload } from './istio';
+import { IstioWindow, writeHeadV2 } from './istio-report';
 import {
   wAscii,
   wByte,
@@ -178,6 +180,10 @@ export class Reporter {
   private headers: ArrayBuffer | null = null;
   private source: string[];
   aggregate: Aggregate | null = null;
+  /** Istio mode: this window's streams, this proxy's workload, and the record reused per stream. */
+  private istio: IstioWindow | null = null;
+  private local: StaticArray<string> | null = null;
+  private istioObservation: IstioObservation | null = null;
   private pending: Pending[];
   private windowStartMs: u64 = 0;
   private windowEndMs: u64 = 0;
@@ -226,6 +232,17 @@ export class Reporter {
     );
   }
 
+  /** Writes the head of a v2 (Istio mode) report of the window being closed. */
+  writeHeadV2(seq: u64): void {
+    writeHeadV2(
+      changetype<usize>(this.reporterId),
+      changetype<usize>(this.source),
+      this.windowStartMs,
+      this.windowEndMs,
+      seq,
+    );
+  }
+
   /** Unpins what it holds and frees it (a deleted root context, once no stream points at it). */
   release(): void {
     this.config.release();
@@ -233,8 +250,10 @@ export class Reporter {
     hold(changetype<usize>(this.cluster), 0);
     hold(changetype<usize>(this.headers), 0);
     hold(changetype<usize>(this.source), 0);
-    const agg = this.aggregate;
-    if (agg !== null) agg.release();
+    hold(changetype<usize>(this.aggregate), 0);
+    hold(changetype<usize>(this.istio), 0);
+    hold(changetype<usize>(this.local), 0);
+    hold(changetype<usize>(this.istioObservation), 0);
     hold(changetype<usize>(this.pending), 0);
     hold(changetype<usize>(this.metrics), 0);
     heap.free(changetype<usize>(this));
@@ -270,9 +289,22 @@ export class Reporter {
     const headers = this.encodeHeaders(config);
     hold(changetype<usize>(this.headers), changetype<usize>(headers));
     this.headers = headers;
-    const old = this.aggregate;
-    if (old !== null) old.release();
-    this.aggregate = new Aggregate(config.maxKeys);
+    const aggregate = new Aggregate(config.maxKeys);
+    hold(changetype<usize>(this.aggregate), changetype<usize>(aggregate));
+    this.aggregate = aggregate;
+    if (config.mode == Mode.Istio) {
+      const window = new IstioWindow(config.maxKeys);
+      hold(changetype<usize>(this.istio), changetype<usize>(window));
+      this.istio = window;
+      const local = readLocalWorkload();
+      hold(changetype<usize>(this.local), changetype<usize>(local));
+      this.local = local;
+      if (this.istioObservation === null) {
+        const o = new IstioObservation();
+        hold(0, changetype<usize>(o));
+        this.istioObservation = o;
+      }
+    }
     const source = [
       sourceName(getPropertyString(ascii('node.metadata.WORKLOAD_NAME'))),
       sourceName(getPropertyString(ascii('node.metadata.NAMESPACE'))),
@@ -333,6 +365,17 @@ export class Reporter {
     return wTake();
   }
 
+  /** Istio mode, proxy_on_log: the stream's dimensions into this window. */
+  recordIstio(): void {
+    const window = this.istio;
+    const local = this.local;
+    const o = this.istioObservation;
+    if (window === null || local === null || o === null) return;
+    observeIstio(local, o);
+    window.add(o);
+    this.observedSinceTick++;
+  }
+
   record(o: Observation): void {
     const agg = this.aggregate;
     if (agg === null) return;
@@ -354,11 +397,19 @@ export class Reporter {
     this.observedSinceTick = 0;
     const nowMs = nowNanos() / 1000000;
     const agg = this.aggregate;
-    if (agg !== null && !agg.isEmpty()) {
+    const istio = this.istio;
+    const istioMode = this.config.mode == Mode.Istio;
+    const hasData = istioMode ? istio !== null && !istio.isEmpty() : agg !== null && !agg.isEmpty();
+    if (hasData) {
       this.windowEndMs = nowMs;
       this.dropped = 0;
-      this.nextSeq += agg.toReports(this, this.nextSeq);
-      agg.clear();
+      if (istioMode && istio !== null) {
+        this.nextSeq += istio.toReports(this, this.nextSeq);
+        istio.clear();
+      } else if (agg !== null) {
+        this.nextSeq += agg.toReports(this, this.nextSeq);
+        agg.clear();
+      }
       this.windowStartMs = nowMs;
       const dropped = this.dropped;
       if (dropped > 0) {

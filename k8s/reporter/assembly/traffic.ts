@@ -1,7 +1,7 @@
 // Traffic aggregation for one reporting window and the v1 report body
 // (src/reports/report-v1.schema.json).
 
-import { Reporter, hold } from './reporter';
+import { Reporter } from './reporter';
 import {
   wAscii,
   wByte,
@@ -49,60 +49,29 @@ const MAX_NAME_CHARS = 253;
 /** Below the schema's maxItems (1024): a window with more cells is split over several reports. */
 const MAX_COUNTS_PER_REPORT = 1000;
 
-/** One (method, code class) cell of a route: u64 slots, n, the duration buckets, then the sums. */
-const CELL_SLOTS = 16;
-const AT_N: usize = 0;
-const AT_BUCKETS: usize = 8;
-const AT_SUM_NS: usize = 8 * (1 + BUCKETS);
-const AT_BYTES_IN: usize = AT_SUM_NS + 8;
-const AT_BYTES_OUT: usize = AT_BYTES_IN + 8;
+/** One (method, code class) cell of a route. */
+class Cell {
+  n: u64 = 0;
+  /** Non-cumulative duration counts, one per bound, then +Inf. */
+  buckets: StaticArray<u64> = new StaticArray<u64>(BUCKETS);
+  sumNs: u64 = 0;
+  bytesIn: u64 = 0;
+  bytesOut: u64 = 0;
 
-function bump(slot: usize, by: u64): void {
-  store<u64>(slot, load<u64>(slot) + by);
+  add(o: Observation): void {
+    this.n++;
+    const b = bucketOf(o.durationNs);
+    unchecked((this.buckets[b] = this.buckets[b] + 1));
+    this.sumNs += o.durationNs;
+    this.bytesIn += o.bytesIn;
+    this.bytesOut += o.bytesOut;
+  }
 }
 
-const ROUTE_BUCKETS: u32 = 256;
-
-/** A route's counts: `cells` holds one address per (method, code class), 0 or a zeroed block of
- * CELL_SLOTS u64s. Unmanaged like the Aggregate: its blocks are freed and its own copy of the
- * route string unpinned by `free()`. */
-@unmanaged
+/** A route's counts: one cell per (method, code class), made when first used. */
 class RouteCells {
-  cells: usize;
-  /** The next route in the same bucket. */
-  next: RouteCells | null = null;
-  route: string;
-
-  constructor(route: string) {
-    // A copy: the string the stream holds is pinned by the stream, and pins do not nest.
-    const size = <usize>load<u32>(changetype<usize>(route) - 4);
-    const copy = changetype<string>(__new(size, idof<string>()));
-    memory.copy(changetype<usize>(copy), changetype<usize>(route), size);
-    hold(0, changetype<usize>(copy));
-    this.route = copy;
-    const cells = heap.alloc(CELLS << alignof<usize>());
-    memory.fill(cells, 0, CELLS << alignof<usize>());
-    this.cells = cells;
-  }
-
-  free(): void {
-    for (let i = 0; i < CELLS; i++) {
-      const cell = load<usize>(this.cells + ((<usize>i) << alignof<usize>()));
-      if (cell != 0) heap.free(cell);
-    }
-    heap.free(this.cells);
-    hold(changetype<usize>(this.route), 0);
-    heap.free(changetype<usize>(this));
-  }
-}
-
-/** FNV-1a over the UTF-16 units: the route table is keyed by this, collisions chain through `next`. */
-function routeHash(p: usize): u32 {
-  let h: u32 = 2166136261;
-  // The runtime header's rtSize, just before the payload, is the string's byte length.
-  const end = p + <usize>load<u32>(p - 4);
-  for (let q = p; q < end; q += 2) h = (h ^ (<u32>load<u16>(q))) * 16777619;
-  return h;
+  cells: StaticArray<Cell | null> = new StaticArray<Cell | null>(CELLS);
+  constructor(public route: string) {}
 }
 
 export function bucketOf(durationNs: u64): i32 {
@@ -112,8 +81,7 @@ export function bucketOf(durationNs: u64): i32 {
   return BUCKETS - 1;
 }
 
-/** One finished stream, as the aggregation sees it. Unmanaged (see Stream). */
-@unmanaged
+/** One finished stream, as the aggregation sees it. */
 export class Observation {
   method: u8 = 0;
   code: u8 = 0; // 0 = no response headers, else the status class 1..5
@@ -123,82 +91,52 @@ export class Observation {
   bytesOut: u64 = 0;
 }
 
-/** Unmanaged like the Reporter that owns it (no shadow-stack traffic for `this`): the managed
- * objects it holds are pinned (`hold`) until `release()`. */
-@unmanaged
+/** One window's traffic by route (at most `maxKeys` routes, then the overflow route). Managed: the
+ * Reporter holds it pinned, and its routes and cells are collected when it lets them go. */
 export class Aggregate {
-  /** Route chains (through `next`) in buckets by routeHash. */
-  private byRoute: StaticArray<RouteCells | null>;
-  private order: RouteCells[];
+  /** Route -> index in `routes`. */
+  private byRoute: Map<string, i32> = new Map();
+  private routes: RouteCells[] = [];
   private overflow: RouteCells | null = null;
   private cellCount: i32 = 0;
 
-  constructor(public maxKeys: i32) {
-    const byRoute = new StaticArray<RouteCells | null>(ROUTE_BUCKETS);
-    hold(0, changetype<usize>(byRoute));
-    this.byRoute = byRoute;
-    const order: RouteCells[] = [];
-    hold(0, changetype<usize>(order));
-    this.order = order;
-  }
-
-  release(): void {
-    this.clear();
-    hold(changetype<usize>(this.byRoute), 0);
-    hold(changetype<usize>(this.order), 0);
-    heap.free(changetype<usize>(this));
-  }
+  constructor(public maxKeys: i32) {}
 
   isEmpty(): bool {
     return this.cellCount == 0;
   }
 
-  add(o: Observation): void {
-    const route = o.route;
-    const h = routeHash(changetype<usize>(route));
-    const b = h & (ROUTE_BUCKETS - 1);
-    const first = unchecked(this.byRoute[b]);
-    let found = first;
-    while (found !== null && found.route != route) found = found.next;
-    let rc: RouteCells;
-    if (found !== null) {
-      rc = found;
-    } else if (this.order.length < this.maxKeys) {
-      rc = new RouteCells(route);
-      rc.next = first;
-      unchecked((this.byRoute[b] = rc));
-      this.order.push(rc);
-    } else {
-      let ov = this.overflow;
-      if (ov === null) {
-        ov = new RouteCells(OVERFLOW_ROUTE);
-        this.overflow = ov;
-      }
-      rc = ov;
+  private routeOf(route: string): RouteCells {
+    if (this.byRoute.has(route)) return unchecked(this.routes[this.byRoute.get(route)]);
+    if (this.routes.length < this.maxKeys) {
+      const rc = new RouteCells(route);
+      this.byRoute.set(route, this.routes.length);
+      this.routes.push(rc);
+      return rc;
     }
+    let ov = this.overflow;
+    if (ov === null) {
+      ov = new RouteCells(OVERFLOW_ROUTE);
+      this.overflow = ov;
+    }
+    return ov;
+  }
+
+  add(o: Observation): void {
+    const cells = this.routeOf(o.route).cells;
     const index = <i32>o.method * CODE_CLASSES + <i32>o.code;
-    const at = rc.cells + ((<usize>index) << alignof<usize>());
-    let c = load<usize>(at);
-    if (c == 0) {
-      c = heap.alloc(CELL_SLOTS << 3);
-      memory.fill(c, 0, CELL_SLOTS << 3);
-      store<usize>(at, c);
+    let cell = unchecked(cells[index]);
+    if (cell === null) {
+      cell = new Cell();
+      unchecked((cells[index] = cell));
       this.cellCount++;
     }
-    bump(c + AT_N, 1);
-    bump(c + AT_BUCKETS + ((<usize>bucketOf(o.durationNs)) << 3), 1);
-    bump(c + AT_SUM_NS, o.durationNs);
-    bump(c + AT_BYTES_IN, o.bytesIn);
-    bump(c + AT_BYTES_OUT, o.bytesOut);
+    cell.add(o);
   }
 
   clear(): void {
-    memory.fill(changetype<usize>(this.byRoute), 0, ROUTE_BUCKETS << alignof<usize>());
-    const order = this.order;
-    for (let i = 0; i < order.length; i++) unchecked(order[i]).free();
-    order.length = 0;
-    const ov = this.overflow;
-    if (ov !== null) ov.free();
+    this.byRoute.clear();
+    this.routes.length = 0;
     this.overflow = null;
     this.cellCount = 0;
   }
@@ -206,7 +144,7 @@ export class Aggregate {
   /** The window's counts as report bodies (usually one), each carrying its own seq from `firstSeq`,
    * handed to `reporter.enqueue`; returns how many. */
   toReports(reporter: Reporter, firstSeq: u64): u64 {
-    const routes = this.order;
+    const routes = this.routes;
     const nr = routes.length;
     let made: u64 = 0;
     let open = false;
@@ -216,8 +154,8 @@ export class Aggregate {
       const rc = r < nr ? unchecked(routes[r]) : this.overflow;
       if (rc === null) continue;
       for (let i = 0; i < CELLS; i++) {
-        const cell = load<usize>(rc.cells + ((<usize>i) << alignof<usize>()));
-        if (cell == 0) continue;
+        const cell = unchecked(rc.cells[i]);
+        if (cell === null) continue;
         if (!open || inBody == MAX_COUNTS_PER_REPORT) {
           if (open) {
             reporter.enqueue(closeBody());
@@ -228,7 +166,7 @@ export class Aggregate {
           inBody = 0;
         }
         if (inBody > 0) wByte(0x2c);
-        writeCount(changetype<usize>(rc.route), i, cell);
+        writeCount(rc.route, i, cell);
         inBody++;
       }
     }
@@ -251,27 +189,26 @@ const COUNT_JSON = ascii(
   '{"method":"~","code":"~","route":~,"n":~,"duration_buckets":[~],"duration_sum_ms":~,"bytes_in":~,"bytes_out":~}',
 );
 
-function writeCount(route: usize, index: i32, cell: usize): void {
+function writeCount(route: string, index: i32, cell: Cell): void {
   wTemplate(COUNT_JSON);
   wBytes(unchecked(METHODS[index / CODE_CLASSES]));
   wNext();
   wBytes(unchecked(CODES[index % CODE_CLASSES]));
   wNext();
-  wJsonString(route);
+  wJsonString(changetype<usize>(route));
   wNext();
-  wU64(load<u64>(cell + AT_N));
+  wU64(cell.n);
   wNext();
-  const buckets = cell + AT_BUCKETS;
   for (let b = 0; b < BUCKETS; b++) {
     if (b > 0) wByte(0x2c);
-    wU64(load<u64>(buckets + ((<usize>b) << 3)));
+    wU64(unchecked(cell.buckets[b]));
   }
   wNext();
-  wMillisFromNanos(load<u64>(cell + AT_SUM_NS));
+  wMillisFromNanos(cell.sumNs);
   wNext();
-  wU64(load<u64>(cell + AT_BYTES_IN));
+  wU64(cell.bytesIn);
   wNext();
-  wU64(load<u64>(cell + AT_BYTES_OUT));
+  wU64(cell.bytesOut);
   wNext();
 }
 

@@ -9,9 +9,9 @@ import { pluginBytes } from './support';
 
 const run = promisify(execFile);
 const ASC = resolve(REPO_ROOT, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
-/** The issue's size goal is 20 KB; this budget (23,468 bytes + 3 %) only catches accidental bloat (see
+/** The size guard of issue #8 (32 KB), with the Istio mode in (27,216 bytes on the minimal runtime; see
  * k8s/reporter/README.md). */
-const SIZE_BUDGET_BYTES = 24_170;
+const SIZE_BUDGET_BYTES = 32 * 1024;
 
 async function build(outFile: string): Promise<Buffer> {
   await run(

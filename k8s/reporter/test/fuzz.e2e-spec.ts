@@ -1,5 +1,6 @@
 import { PluginLoadError } from '../../../wasm-host/src';
 import { parseReport, reporterHosts } from './support';
+import { entriesOf } from './istio-support';
 
 /** A small deterministic PRNG (mulberry32), so a failure replays exactly. */
 function prng(seed: number): () => number {
@@ -117,5 +118,70 @@ describe('reporter never traps', () => {
     const bodies = new Set(host.httpCalls.map((c) => c.body.toString('latin1')));
     expect(bodies.size).toBeGreaterThan(0);
     for (const body of bodies) parseReport(Buffer.from(body, 'latin1'));
+  });
+
+  it('istio mode, on 2000 streams with random peers, SANs, hosts, clusters, flags and statuses: reports match schema v2', async () => {
+    const random = prng(7);
+    const text = (max: number) => {
+      let s = '';
+      const n = Math.floor(random() * max);
+      for (let i = 0; i < n; i++) s += String.fromCodePoint(Math.floor(random() * 0x2fff));
+      return s;
+    };
+    const maybe = (max: number) => (random() < 0.3 ? undefined : text(max));
+    const host = await hosts.start({
+      pluginConfig: JSON.stringify({ mode: 'istio', cluster: 'nowhere', max_keys: 40 }),
+      concurrency: 1,
+      nodeMetadataStruct: { WORKLOAD_NAME: text(400), NAMESPACE: '', LABELS: { app: text(20) } },
+      clusterMetadata: { filter_metadata: { istio: { services: [{ host: text(40) }] } } },
+    });
+    for (let i = 0; i < 2000; i++) {
+      const peer = {
+        WORKLOAD_NAME: text(300),
+        NAMESPACE: text(10),
+        CLUSTER_ID: text(5),
+        LABELS: { app: text(8), 'service.istio.io/canonical-name': text(8) },
+      };
+      await host.runStream(
+        {
+          method: 'GET',
+          path: `/${text(50)}`,
+          authority: text(300),
+          headers:
+            random() < 0.3
+              ? [['content-type', random() < 0.5 ? 'application/grpc' : text(20)]]
+              : [],
+        },
+        {
+          status: Math.floor(random() * 1000),
+          trailers: random() < 0.2 ? [['grpc-status', text(3)]] : [],
+        },
+        {
+          properties: {
+            listenerDirection: random() < 0.5 ? 'inbound' : 'outbound',
+            downstreamPeer: random() < 0.8 ? { metadata: peer } : undefined,
+            upstreamPeer: random() < 0.8 ? { metadata: peer } : undefined,
+            uriSanPeerCertificate: maybe(300),
+            uriSanLocalCertificate: maybe(30),
+            upstreamUriSanPeerCertificate: random() < 0.5 ? `spiffe://x/ns/${text(5)}` : undefined,
+            responseFlags: Math.floor(random() * 2 ** 31),
+            noResponse: random() < 0.1,
+            clusterName: random() < 0.1 ? 'BlackHoleCluster' : maybe(30),
+          },
+        },
+      );
+      if (i % 400 === 399) await host.tick(0);
+    }
+    expect(host.isFailed(0)).toBe(false);
+    expect(host.metrics(0).get('mesha_reporter_requests_observed')).toBe(2000);
+    // Each report once (undelivered ones are re-sent every tick, the same bytes).
+    const seen = new Set<string>();
+    const once = host.httpCalls.filter(
+      (c) => !seen.has(c.body.toString()) && !!seen.add(c.body.toString()),
+    );
+    const entries = entriesOf(once);
+    expect(entries.reduce((t, e) => t + e.n, 0)).toBe(2000);
+    for (const e of entries)
+      for (const v of Object.values(e.dims)) expect(v.length).toBeLessThanOrEqual(256);
   });
 });

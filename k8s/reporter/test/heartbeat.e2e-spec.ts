@@ -172,7 +172,11 @@ describe('reporter configuration errors', () => {
       { headers: { MelonMsg: 'x' } },
       "field 'headers.MelonMsg' is set by the plugin",
     ],
-    ['mode: unknown', { mode: 'metrics' }, 'field \'mode\' must be "heartbeat" or "traffic"'],
+    [
+      'mode: unknown',
+      { mode: 'metrics' },
+      'field \'mode\' must be "heartbeat", "traffic" or "istio"',
+    ],
     ['mode: object', { mode: {} }, "field 'mode' must be a string"],
     ['route_header: number', { route_header: 1 }, "field 'route_header' must be a string"],
     ['max_keys: zero', { max_keys: 0 }, "field 'max_keys' must be an integer from 1 to 10000"],

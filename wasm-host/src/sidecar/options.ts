@@ -1,6 +1,12 @@
 import { parseArgs } from 'node:util';
 import { LogLevel } from '../abi';
 import type { FailStrategy } from '../types';
+import {
+  ISTIO_FLAG_SPECS,
+  ISTIO_USAGE,
+  parseIstioFlags,
+  type IstioSidecarOptions,
+} from '../istio/sidecar-istio';
 
 export interface Address {
   host: string;
@@ -25,6 +31,8 @@ export interface SidecarOptions {
   vmId: string;
   logLevel: LogLevel;
   failStrategy: FailStrategy;
+  /** What Istio puts around the plugin (wasm-host/src/istio/sidecar-istio.ts). */
+  istio: IstioSidecarOptions;
 }
 
 /** A bad command line; the CLI prints it with the usage text and exits 2. */
@@ -49,6 +57,7 @@ export const USAGE = `usage: npm run sidecar -- --upstream URL [options]
   --vm-id ID                plugin_vm_id property (default '')
   --log-level LEVEL         trace|debug|info|warn|error|critical (default info)
   --fail-strategy S         FAIL_CLOSE (default) or FAIL_OPEN
+${ISTIO_USAGE}
   --help                    this text`;
 
 const LEVELS: Record<string, LogLevel> = {
@@ -117,6 +126,7 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
         'log-level': { type: 'string' },
         'fail-strategy': { type: 'string' },
         help: { type: 'boolean' },
+        ...ISTIO_FLAG_SPECS,
       },
     }));
   } catch (err) {
@@ -143,6 +153,12 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
   const clusters = parsePairs('cluster', values.cluster ?? []);
   for (const url of Object.values(clusters)) parseHttpUrl('cluster', url);
   const rootId = values['root-id'] ?? '';
+  let istio: IstioSidecarOptions;
+  try {
+    istio = parseIstioFlags(values);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   return {
     wasm: values.wasm,
     pluginConfig: values.config ?? '',
@@ -159,5 +175,6 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
     vmId: values['vm-id'] ?? '',
     logLevel: LEVELS[level],
     failStrategy: fail,
+    istio,
   };
 }

@@ -7,6 +7,7 @@ import type { LogEntry, StreamResult } from '../types';
 import type { SidecarOptions } from './options';
 import { statsPrometheus, statsText } from './stats';
 import { HOP_BY_HOP, UpstreamClient } from './upstream';
+import { istioHostOptions, SidecarIstio } from '../istio/sidecar-istio';
 
 const MAX_REQUEST_BODY = 16 << 20;
 
@@ -92,6 +93,7 @@ export async function startSidecar(
         vmId: options.vmId,
         logLevel: options.logLevel,
         failStrategy: options.failStrategy,
+        ...istioHostOptions(options.istio),
         autoTick: true,
         onLog: pluginLine,
         onHostLog: (e) => {
@@ -105,6 +107,7 @@ export async function startSidecar(
     'http.sidecar.downstream_rq_local_reply': 0,
   };
   let listenPort = options.listen.port;
+  const istio = new SidecarIstio(options.istio, options.nodeMetadata);
 
   const send = (res: ServerResponse, result: StreamResult, req: IncomingMessage) => {
     if (result.reset) {
@@ -145,20 +148,27 @@ export async function startSidecar(
       const forwardedProto = headers.findIndex(([k]) => k === 'x-forwarded-proto');
       if (forwardedProto >= 0) headers.splice(forwardedProto, 1);
       headers.push(['x-forwarded-proto', 'http']);
+      const istioStream = istio.stream();
       const request = {
         method: req.method ?? 'GET',
         path,
         authority: req.headers.host ?? options.upstream.host,
-        headers,
+        headers: istioStream.request(headers),
         body,
       };
       const addresses = {
         sourceAddress: `${req.socket.remoteAddress ?? '127.0.0.1'}:${req.socket.remotePort ?? 0}`,
         destinationAddress: `${options.listen.host}:${listenPort}`,
+        properties: istioStream.properties,
       };
       const result: StreamResult = host
-        ? await host.runStream(request, (fwd) => upstream.send(fwd), addresses)
+        ? await host.runStream(
+            request,
+            istioStream.upstream((fwd) => upstream.send(fwd)),
+            addresses,
+          )
         : await directStream(upstream, request);
+      result.headers = istioStream.responseHeaders(result.headers);
       if (result.localReply) counters['http.sidecar.downstream_rq_local_reply']++;
       send(res, result, req);
     })().catch((err: unknown) => {

@@ -1,0 +1,227 @@
+// Istio mode, per tick: the window's streams aggregated per distinct dimension set, and the
+// report v2 body (src/reports/report-v2.schema.json): each distinct string once per report in
+// `strings`, each entry's 25 dimensions as indices into it, histograms in Envoy's default buckets.
+// Managed objects (Map, arrays); the Reporter pins the window it holds.
+
+import { DIMENSIONS, IstioObservation } from './istio';
+import { Reporter } from './reporter';
+import {
+  wAscii,
+  wByte,
+  wBytes,
+  wJsonString,
+  wMillisFromNanos,
+  wNext,
+  wTake,
+  wTemplate,
+  wU64,
+} from './writer';
+
+/** Envoy's default histogram bounds (source/common/stats/histogram_impl.cc), ms for durations and
+ * bytes for sizes, doubled so that the 0.5 bound is an integer; one more bucket for +Inf. */
+const BOUNDS_X2: StaticArray<u64> = [
+  1, 2, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 60000, 120000, 600000, 1200000,
+  3600000, 7200000,
+];
+export const BUCKETS = 20;
+const OVERFLOW = '__overflow__';
+/** Below the schema's maxItems (1024): a window with more sets is split over several reports. */
+const MAX_ENTRIES_PER_REPORT = 1000;
+
+/** The bucket of `value` (ms or bytes) given doubled: value*2 <= bound*2. */
+function bucketOfDoubled(doubled: u64): i32 {
+  for (let i = 0; i < BUCKETS - 1; i++) if (doubled <= unchecked(BOUNDS_X2[i])) return i;
+  return BUCKETS - 1;
+}
+
+/** Nanoseconds -> bucket by ms (ns*2 <= ms*2*1e6). */
+function durationBucket(ns: u64): i32 {
+  for (let i = 0; i < BUCKETS - 1; i++) {
+    if (ns <= unchecked(BOUNDS_X2[i]) * 500000) return i;
+  }
+  return BUCKETS - 1;
+}
+
+/** One distinct dimension set's counts; `dims` are indices into the window's strings. */
+class Cell {
+  n: u64 = 0;
+  duration: StaticArray<u64> = new StaticArray<u64>(BUCKETS);
+  durationSumNs: u64 = 0;
+  requestBytes: StaticArray<u64> = new StaticArray<u64>(BUCKETS);
+  requestBytesSum: u64 = 0;
+  responseBytes: StaticArray<u64> = new StaticArray<u64>(BUCKETS);
+  responseBytesSum: u64 = 0;
+
+  constructor(public dims: StaticArray<i32>) {}
+
+  add(o: IstioObservation): void {
+    this.n++;
+    const d = durationBucket(o.durationNs);
+    unchecked((this.duration[d] = this.duration[d] + 1));
+    this.durationSumNs += o.durationNs;
+    const q = bucketOfDoubled(o.requestBytes << 1);
+    unchecked((this.requestBytes[q] = this.requestBytes[q] + 1));
+    this.requestBytesSum += o.requestBytes;
+    const r = bucketOfDoubled(o.responseBytes << 1);
+    unchecked((this.responseBytes[r] = this.responseBytes[r] + 1));
+    this.responseBytesSum += o.responseBytes;
+  }
+}
+
+/**
+ * The streams of one reporting window, by dimension set; at most `maxKeys` sets, then the
+ * overflow set. Dimension values are interned (each distinct string once, as the report sends
+ * them); a set's key is its 25 string indices as UTF-16 units.
+ */
+export class IstioWindow {
+  /** String -> index in `strings`, and set key -> index in `cells`: one Map type for both. */
+  private stringIndex: Map<string, i32> = new Map();
+  private strings: string[] = [];
+  private cellIndex: Map<string, i32> = new Map();
+  private cells: Cell[] = [];
+  private overflow: Cell | null = null;
+  private dims: StaticArray<i32> = new StaticArray<i32>(DIMENSIONS);
+
+  constructor(public maxKeys: i32) {}
+
+  isEmpty(): bool {
+    return this.cells.length == 0 && this.overflow === null;
+  }
+
+  private intern(s: string): i32 {
+    if (this.stringIndex.has(s)) return this.stringIndex.get(s);
+    const i = this.strings.length;
+    this.stringIndex.set(s, i);
+    this.strings.push(s);
+    return i;
+  }
+
+  add(o: IstioObservation): void {
+    const dims = this.dims;
+    const key = changetype<string>(__new(DIMENSIONS << 1, idof<string>()));
+    for (let i = 0; i < DIMENSIONS; i++) {
+      const at = this.intern(unchecked(o.dims[i]));
+      unchecked((dims[i] = at));
+      store<u16>(changetype<usize>(key) + ((<usize>i) << 1), <u16>at);
+    }
+    let cell: Cell;
+    if (this.cellIndex.has(key)) {
+      cell = unchecked(this.cells[this.cellIndex.get(key)]);
+    } else if (this.cells.length < this.maxKeys) {
+      cell = new Cell(StaticArray.slice<i32>(dims));
+      this.cellIndex.set(key, this.cells.length);
+      this.cells.push(cell);
+    } else {
+      let ov = this.overflow;
+      if (ov === null) {
+        const at = this.intern(OVERFLOW);
+        const all = new StaticArray<i32>(DIMENSIONS);
+        for (let i = 0; i < DIMENSIONS; i++) unchecked((all[i] = at));
+        ov = new Cell(all);
+        this.overflow = ov;
+      }
+      cell = ov;
+    }
+    cell.add(o);
+  }
+
+  clear(): void {
+    this.stringIndex.clear();
+    this.strings.length = 0;
+    this.cellIndex.clear();
+    this.cells.length = 0;
+    this.overflow = null;
+  }
+
+  /** The report bodies (usually one) of this window, handed to `reporter.enqueue` in order with
+   * their seqs from `firstSeq`; returns how many. */
+  toReports(reporter: Reporter, firstSeq: u64): u64 {
+    const cells = this.cells;
+    const ov = this.overflow;
+    if (ov !== null) cells.push(ov);
+    let made: u64 = 0;
+    for (let from = 0; from < cells.length; from += MAX_ENTRIES_PER_REPORT) {
+      const to = min(from + MAX_ENTRIES_PER_REPORT, cells.length);
+      reporter.writeHeadV2(firstSeq + made);
+      reporter.enqueue(reportBody(this.strings, cells, from, to));
+      made++;
+    }
+    if (ov !== null) cells.pop();
+    return made;
+  }
+}
+
+const HEAD_JSON = ascii(
+  '{"v":2,"reporter":{"id":"~","seq":~},"source":{"workload":~,"namespace":~,"pod":~},"window":{"start_ms":~,"end_ms":~},"buckets":[0.5,1,5,10,25,50,100,250,500,1000,2500,5000,10000,30000,60000,300000,600000,1800000,3600000],"strings":[',
+);
+const ENTRY_JSON = ascii(
+  '{"d":[~],"n":~,"duration_ms":[~],"duration_sum_ms":~,"request_bytes":[~],"request_bytes_sum":~,"response_bytes":[~],"response_bytes_sum":~}',
+);
+
+function wCounts(counts: StaticArray<u64>): void {
+  for (let i = 0; i < BUCKETS; i++) {
+    if (i > 0) wByte(0x2c);
+    wU64(unchecked(counts[i]));
+  }
+}
+
+/** Everything in a report before its string table, with `seq`; `source` is workload, namespace,
+ * pod (a string[], passed raw like the reporter id). */
+export function writeHeadV2(
+  reporterId: usize,
+  source: usize,
+  startMs: u64,
+  endMs: u64,
+  seq: u64,
+): void {
+  wTemplate(HEAD_JSON);
+  wAscii(reporterId);
+  wNext();
+  wU64(seq);
+  wNext();
+  // `source` is a string[]: its backing store's address is its first field.
+  const names = load<usize>(source);
+  for (let i: usize = 0; i < 3; i++) {
+    wJsonString(load<usize>(names + (i << alignof<usize>())));
+    wNext();
+  }
+  wU64(startMs);
+  wNext();
+  wU64(endMs);
+  wNext();
+}
+
+/** The rest of a report after its head: the strings, then the entries `from`..`to` of `cells`. */
+function reportBody(strings: string[], cells: Cell[], from: i32, to: i32): ArrayBuffer {
+  for (let i = 0; i < strings.length; i++) {
+    if (i > 0) wByte(0x2c);
+    wJsonString(changetype<usize>(unchecked(strings[i])));
+  }
+  wBytes(ascii('],"http":['));
+  for (let c = from; c < to; c++) {
+    const cell = unchecked(cells[c]);
+    if (c > from) wByte(0x2c);
+    wTemplate(ENTRY_JSON);
+    for (let i = 0; i < DIMENSIONS; i++) {
+      if (i > 0) wByte(0x2c);
+      wU64(<u64>unchecked(cell.dims[i]));
+    }
+    wNext();
+    wU64(cell.n);
+    wNext();
+    wCounts(cell.duration);
+    wNext();
+    wMillisFromNanos(cell.durationSumNs);
+    wNext();
+    wCounts(cell.requestBytes);
+    wNext();
+    wU64(cell.requestBytesSum);
+    wNext();
+    wCounts(cell.responseBytes);
+    wNext();
+    wU64(cell.responseBytesSum);
+    wNext();
+  }
+  wBytes(ascii(']}'));
+  return wTake();
+}
