@@ -1,7 +1,7 @@
 import { fromJson, toBinary } from '@bufbuild/protobuf';
 import { StructSchema } from '@bufbuild/protobuf/wkt';
-import { grpcStatusOf, httpToGrpcStatus, isGrpcContentType } from './grpc-status';
-import { HeaderMap } from '../header-map';
+import { grpcStatusOf, httpToGrpcStatus, isGrpcContentType } from '../src/istio/grpc-status';
+import { HeaderMap } from '../src/header-map';
 import {
   decodePeerMetadata,
   encodePeerMetadata,
@@ -10,12 +10,12 @@ import {
   peerHeaders,
   sidecarNodeId,
   takePeer,
-} from './metadata-exchange';
-import { structFromBinary, workloadFromNodeMetadata } from './peer-metadata';
-import { encodeTreeValue, walkTree } from './property-tree';
-import { responseFlagBits, responseFlagsString } from './response-flags';
-import { SidecarIstio } from './sidecar-istio';
-import { namespaceOfPrincipal, spiffeId, spiffeIdOfNode } from './spiffe';
+} from '../src/istio/metadata-exchange';
+import { structFromBinary, workloadFromNodeMetadata } from '../src/istio/peer-metadata';
+import { encodeTreeValue, walkTree } from '../src/istio/property-tree';
+import { responseFlagBits, responseFlagsString } from '../src/istio/response-flags';
+import { SidecarIstio } from '../src/istio/sidecar-istio';
+import { namespaceOfPrincipal, spiffeId, spiffeIdOfNode } from '../src/istio/spiffe';
 
 const PRODUCTPAGE = {
   NAME: 'productpage-v1-6b746f74dc-9stvs',
