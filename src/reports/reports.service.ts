@@ -33,6 +33,7 @@ export function isJsonContentType(contentType: string | undefined): boolean {
 export class ReportsService {
   private readonly dedupe: SeqDedupe;
   private readonly live: LiveReporters;
+  private readonly maxSeqGap: number;
 
   constructor(
     private readonly metrics: ReportsMetrics,
@@ -41,9 +42,11 @@ export class ReportsService {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {
     const maxReporters = config.get('MAX_REPORTERS', { infer: true });
+    this.maxSeqGap = config.get('SEQ_MAX_GAP', { infer: true });
     this.dedupe = new SeqDedupe(
       maxReporters,
       config.get('SERIES_TTL_SECONDS', { infer: true }) * 1000,
+      this.maxSeqGap,
     );
     this.live = new LiveReporters(
       config.get('REPORTER_LIVE_SECONDS', { infer: true }) * 1000,
@@ -68,6 +71,14 @@ export class ReportsService {
     const check = checkReport(parsed);
     if (!check.ok) throw new ReportRejected('invalid_report', `invalid report: ${check.problem}`);
     const report = check.report;
+    const highest = this.dedupe.tooFarAhead(report.reporter.id, report.reporter.seq);
+    if (highest !== undefined) {
+      throw new ReportRejected(
+        'seq_gap',
+        `/reporter/seq: ${report.reporter.seq} is more than SEQ_MAX_GAP (${this.maxSeqGap}) ahead of ` +
+          `the highest seq received from this reporter (${highest})`,
+      );
+    }
 
     const first = this.dedupe.firstTime(report.reporter.id, report.reporter.seq, receivedAtMs);
     this.live.seen(report.reporter.id, receivedAtMs);
