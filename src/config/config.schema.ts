@@ -109,6 +109,8 @@ export const configSchema = z.object({
   SERIES_SOURCE_SHARE: fraction.default(0.25),
   /** Concurrent scrapes share one render; a new one starts at least this long after the last ended. */
   METRICS_COALESCE_MS: int(0, 60_000).default(250),
+  /** /metrics yields to the event loop after this many samples; 0 renders each metric in one go. */
+  METRICS_RENDER_SLICE_LINES: int(0, 1_000_000).default(2000),
   /** Open connections beyond this are closed at once (counted, logged). */
   MAX_CONNECTIONS: int(1, 1_000_000).default(4096),
   /** Request bodies being received, summed over all connections; unset: 1/16 of the memory limit. */

@@ -1,7 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { RegisteredMetric } from './openmetrics';
 
-/** Samples formatted between two yields to the event loop (a few hundred microseconds of work). */
+/** Samples formatted between two yields to the event loop by default (about a millisecond of work). */
 export const LINES_PER_SLICE = 2000;
 
 interface Sample {
@@ -47,7 +47,7 @@ function labelsText(labels: Record<string, string | number> | undefined): string
 
 /**
  * Renders `metrics` in the Prometheus text format (or OpenMetrics) into Buffer chunks, yielding to
- * the event loop after every metric and every LINES_PER_SLICE samples, so that a render of a full
+ * the event loop after every metric and every `linesPerSlice` samples, so that a render of a full
  * series budget never holds the event loop (reports and probes) for more than one slice. The same
  * metric objects serve both formats: OpenMetrics names counter families without `_total` and
  * their samples with it, as prom-client's OpenMetrics registry does, without renaming anything.
@@ -55,6 +55,8 @@ function labelsText(labels: Record<string, string | number> | undefined): string
 export async function renderExposition(
   metrics: readonly RegisteredMetric[],
   openMetrics: boolean,
+  /** 0: no yields at all (each metric, and the whole render, in one go). */
+  linesPerSlice = LINES_PER_SLICE,
   now: () => number = () => performance.now(),
 ): Promise<RenderedBody> {
   const started = now();
@@ -70,14 +72,14 @@ export async function renderExposition(
       let name = sample.metricName ?? data.name;
       if (openMetrics && counter && !name.endsWith('_total')) name = `${name}_total`;
       text += `${name}${labelsText(sample.labels)} ${valueText(sample.value)}\n`;
-      if ((i + 1) % LINES_PER_SLICE === 0) {
+      if (linesPerSlice > 0 && (i + 1) % linesPerSlice === 0) {
         chunks.push(Buffer.from(text, 'utf8'));
         text = '';
         await yieldToEventLoop();
       }
     }
     chunks.push(Buffer.from(text, 'utf8'));
-    await yieldToEventLoop();
+    if (linesPerSlice > 0) await yieldToEventLoop();
   }
   if (openMetrics) chunks.push(Buffer.from('# EOF\n'));
   const body = Buffer.concat(chunks);

@@ -69,6 +69,7 @@ export class MetricsService implements OnModuleDestroy {
   /** Shared by every capped metric and guard created here. */
   readonly budget: MemoryBudget;
   private readonly sourceShare: number;
+  private readonly linesPerSlice: number;
   private readonly seriesDropped: Counter<'metric'>;
   private readonly renderSeconds: Histogram;
   private readonly renderBytes: Gauge;
@@ -90,6 +91,7 @@ export class MetricsService implements OnModuleDestroy {
     });
     this.budget = new MemoryBudget(this.memory.budgetBytes);
     this.sourceShare = config.get('SERIES_SOURCE_SHARE', { infer: true });
+    this.linesPerSlice = config.get('METRICS_RENDER_SLICE_LINES', { infer: true });
     const coalesceMs = config.get('METRICS_COALESCE_MS', { infer: true });
     this.coalescers = {
       text: new RenderCoalescer(() => this.renderNow(false), coalesceMs),
@@ -262,7 +264,7 @@ export class MetricsService implements OnModuleDestroy {
   private async renderNow(openMetrics: boolean): Promise<RenderedBody> {
     this.sweep();
     const metrics = this.registry.getMetricsAsArray() as unknown as RegisteredMetric[];
-    const rendered = await renderExposition(metrics, openMetrics);
+    const rendered = await renderExposition(metrics, openMetrics, this.linesPerSlice);
     this.renderSeconds.observe(rendered.seconds);
     this.renderBytes.set(rendered.body.length);
     return rendered;
