@@ -203,7 +203,11 @@ export class SeriesGuard<L extends string> {
   }
 
   private valueOf(raw: Labels<L>, name: L): string {
-    return cutLabelValue(String(raw[name] ?? ''), this.limits.maxValueChars);
+    const value = raw[name];
+    return cutLabelValue(
+      typeof value === 'string' ? value : String(value ?? ''),
+      this.limits.maxValueChars,
+    );
   }
 
   private cut(raw: Labels<L>): Labels<L> {
@@ -217,9 +221,16 @@ export class SeriesGuard<L extends string> {
 
   /** Identifies the series `raw` lands in (values cut first, so cut-equal values share it). */
   private keyOf(raw: Labels<L>): string {
-    return this.labelNames.length === 1
-      ? this.valueOf(raw, this.labelNames[0])
-      : JSON.stringify(this.labelNames.map((name) => this.valueOf(raw, name)));
+    const names = this.labelNames;
+    if (names.length === 1) return this.valueOf(raw, names[0]);
+    // Each value prefixed with its length: unambiguous whatever the values contain, and one string
+    // concatenation instead of an array and JSON.stringify per update (the hot path).
+    let key = '';
+    for (let i = 0; i < names.length; i++) {
+      const value = this.valueOf(raw, names[i]);
+      key += `${value.length}:${value}`;
+    }
+    return key;
   }
 
   private overflowLabels(): Labels<L> {
