@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { memorySettings } from '../src/metrics/memory-budget';
 import { manifestLimits } from './support/manifest-limits';
 
@@ -17,7 +18,17 @@ describe('k8s/base/deployment.yaml: memory limit, heap and budget agree', () => 
   });
 
   it('derives a series budget that fits in the heap next to mesha itself', () => {
-    const heapBytes = limits.heapMiB * 2 ** 20;
+    // V8's heap limit under the manifests' flag (old space plus the young generation).
+    const heapBytes = Number(
+      execFileSync(process.execPath, [
+        `--max-old-space-size=${limits.heapMiB}`,
+        '-p',
+        'require("v8").getHeapStatistics().heap_size_limit',
+      ])
+        .toString()
+        .trim(),
+    );
+    expect(heapBytes).toBeLessThan(limits.limitBytes);
     const { budgetBytes, limitSource } = memorySettings(
       { limitBytes: limits.limitBytes },
       undefined,
