@@ -107,8 +107,11 @@ export const configSchema = z.object({
   MEMORY_BUDGET_BYTES: int(1024 * 1024, 2 ** 50).optional(),
   /** A source (workload) gets at most this share of a metric's series budget. */
   SERIES_SOURCE_SHARE: fraction.default(0.25),
-  /** Concurrent scrapes share one render; a new one starts at least this long after the last ended. */
-  METRICS_COALESCE_MS: int(0, 60_000).default(250),
+  /**
+   * Concurrent scrapes share one render; a new one starts at least this long (or as long as the last
+   * render took, if longer) after the last ended.
+   */
+  METRICS_COALESCE_MS: int(0, 60_000).default(100),
   /** /metrics yields to the event loop after this many samples; 0 renders each metric in one go. */
   METRICS_RENDER_SLICE_LINES: int(0, 1_000_000).default(2000),
   /** Open connections beyond this are closed at once (counted, logged). */

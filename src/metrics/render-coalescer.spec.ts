@@ -48,6 +48,21 @@ describe('RenderCoalescer', () => {
     expect(await fresh).toBe(3);
   });
 
+  it('waits as long as the last render took when that is longer than minIntervalMs', async () => {
+    const { c, finish, renders } = coalescer(100);
+    const first = c.get();
+    await jest.advanceTimersByTimeAsync(400); // a slow render: 400 ms
+    finish();
+    await first;
+    const next = c.get();
+    await jest.advanceTimersByTimeAsync(399);
+    expect(renders()).toBe(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(renders()).toBe(2);
+    finish();
+    expect(await next).toBe(2);
+  });
+
   it('a failed render fails its requests, and the next request renders again', async () => {
     let calls = 0;
     const c = new RenderCoalescer(
