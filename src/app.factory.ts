@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino';
 import type { Clock } from './common/clock';
 import { requireHostHeader } from './common/require-host';
 import type { AppConfig } from './config/config.schema';
+import { effectiveMaxConnections } from './common/fd-limit';
 import { ServerLimits } from './common/server-limits';
 import { BearerAuth, continueOnlyWhenAccepted, requireBearerToken } from './ingest/bearer-auth';
 import { HttpMetrics } from './metrics/http-metrics';
@@ -32,7 +33,7 @@ export async function createApp(
     budgetBytes: config.MEMORY_BUDGET_BYTES,
   });
   const limits = new ServerLimits({
-    maxConnections: config.MAX_CONNECTIONS,
+    maxConnections: effectiveMaxConnections(config.MAX_CONNECTIONS),
     maxBodyBytesInFlight:
       config.MAX_BODY_BYTES_IN_FLIGHT ??
       Math.max(config.BODY_LIMIT_BYTES, Math.floor(memory.limitBytes / 16)),
@@ -76,5 +77,17 @@ export async function createApp(
 
   await app.init();
   await fastify.ready();
+  // One line saying which limits this process runs with (and where the memory limit came from).
+  PinoLogger.root.info(
+    {
+      memoryLimitBytes: memory.limitBytes,
+      memoryLimitFrom: memory.limitSource,
+      seriesBudgetBytes: memory.budgetBytes,
+      maxConnections: limits.settings.maxConnections,
+      maxBodyBytesInFlight: limits.settings.maxBodyBytesInFlight,
+    },
+    'limits',
+  );
+
   return app;
 }
