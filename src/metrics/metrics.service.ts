@@ -165,11 +165,29 @@ export class MetricsService implements OnModuleDestroy {
     labelNames: readonly L[],
     options: CappedMetricOptions<L> = {},
   ): CappedCounter<L> {
-    const metric = new Counter<L>({ name, help, labelNames, registers: [this.registry] });
-    return new CappedCounter(
+    // The metric's collect hook and the guard's expiry need the capped metric created after them.
+    const ref: { capped?: CappedCounter<L> } = {};
+    const metric = new Counter<L>({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect: () => ref.capped?.flush(),
+    });
+    const capped = new CappedCounter(
       metric,
-      this.guard(name, labelNames, (labels) => metric.remove(labels), options),
+      this.guard(
+        name,
+        labelNames,
+        (labels) => {
+          ref.capped?.forget(labels);
+          metric.remove(labels);
+        },
+        options,
+      ),
     );
+    ref.capped = capped;
+    return capped;
   }
 
   gauge<L extends string>(
@@ -178,11 +196,29 @@ export class MetricsService implements OnModuleDestroy {
     labelNames: readonly L[],
     options: CappedMetricOptions<L> = {},
   ): CappedGauge<L> {
-    const metric = new Gauge<L>({ name, help, labelNames, registers: [this.registry] });
-    return new CappedGauge(
+    // The metric's collect hook and the guard's expiry need the capped metric created after them.
+    const ref: { capped?: CappedGauge<L> } = {};
+    const metric = new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect: () => ref.capped?.flush(),
+    });
+    const capped = new CappedGauge(
       metric,
-      this.guard(name, labelNames, (labels) => metric.remove(labels), options),
+      this.guard(
+        name,
+        labelNames,
+        (labels) => {
+          ref.capped?.forget(labels);
+          metric.remove(labels);
+        },
+        options,
+      ),
     );
+    ref.capped = capped;
+    return capped;
   }
 
   histogram<L extends string>(
