@@ -11,7 +11,6 @@ function setUp() {
     help: 'c',
     labelNames: ['k'],
     registers: [registry],
-    collect: () => ref.counter?.flush(),
   });
   const guard = new SeriesGuard<'k'>(
     'c_total',
@@ -55,13 +54,16 @@ describe('CappedCounter', () => {
 describe('CappedGauge', () => {
   it('keeps the last value per series until collected', async () => {
     const registry = new Registry();
-    const ref: { gauge?: CappedGauge<'k'> } = {};
+    const collected: string[] = [];
     const metric = new Gauge<'k'>({
       name: 'g',
       help: 'g',
       labelNames: ['k'],
       registers: [registry],
-      collect: () => ref.gauge?.flush(),
+      // A collect hook of its own still runs, after the pending values are handed over.
+      collect() {
+        collected.push('own hook');
+      },
     });
     const guard = new SeriesGuard<'k'>(
       'g',
@@ -72,9 +74,9 @@ describe('CappedGauge', () => {
       () => undefined,
     );
     const gauge = new CappedGauge(metric, guard);
-    ref.gauge = gauge;
     gauge.set({ k: 'a' }, 1);
     gauge.set({ k: 'a' }, 7);
     expect(await registry.metrics()).toContain('g{k="a"} 7');
+    expect(collected).toEqual(['own hook']);
   });
 });

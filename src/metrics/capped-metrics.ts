@@ -1,6 +1,21 @@
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { Labels, SeriesGuard } from './series-guard';
 
+type Collect = (this: unknown) => void | Promise<void>;
+
+/**
+ * Makes prom-client call `flush` whenever it collects `metric` (a scrape, getMetricsAsJSON, get()),
+ * before any collect hook the metric already had.
+ */
+function flushOnCollect(metric: object, flush: () => void): void {
+  const target = metric as { collect?: Collect };
+  const previous = target.collect;
+  target.collect = function (this: unknown) {
+    flush();
+    return previous?.call(this);
+  };
+}
+
 /**
  * A prom-client counter whose label sets pass through a SeriesGuard. Increments are summed per
  * series in a Map keyed by the guard's labels object (the same object for every update of a
@@ -13,14 +28,16 @@ export class CappedCounter<L extends string> {
   constructor(
     readonly metric: Counter<L>,
     private readonly guard: SeriesGuard<L>,
-  ) {}
+  ) {
+    flushOnCollect(metric, () => this.flush());
+  }
 
   inc(labels: Labels<L>, value = 1): void {
     const admitted = this.guard.admit(labels);
     this.pending.set(admitted, (this.pending.get(admitted) ?? 0) + value);
   }
 
-  /** Hands the summed increments to prom-client (its collect hook). */
+  /** Hands the summed increments to prom-client (called whenever prom-client collects the metric). */
   flush(): void {
     for (const [labels, value] of this.pending) this.metric.inc(labels, value);
     this.pending.clear();
@@ -39,13 +56,15 @@ export class CappedGauge<L extends string> {
   constructor(
     readonly metric: Gauge<L>,
     private readonly guard: SeriesGuard<L>,
-  ) {}
+  ) {
+    flushOnCollect(metric, () => this.flush());
+  }
 
   set(labels: Labels<L>, value: number): void {
     this.pending.set(this.guard.admit(labels), value);
   }
 
-  /** Hands the last value of each series to prom-client (its collect hook). */
+  /** Hands the last value of each series to prom-client (called whenever it collects the metric). */
   flush(): void {
     for (const [labels, value] of this.pending) this.metric.set(labels, value);
     this.pending.clear();

@@ -165,14 +165,13 @@ export class MetricsService implements OnModuleDestroy {
     labelNames: readonly L[],
     options: CappedMetricOptions<L> = {},
   ): CappedCounter<L> {
-    // The metric's collect hook and the guard's expiry need the capped metric created after them.
+    // The guard's expiry callback needs the capped metric, which is created after the guard.
     const ref: { capped?: CappedCounter<L> } = {};
     const metric = new Counter<L>({
       name,
       help,
       labelNames,
       registers: [this.registry],
-      collect: () => ref.capped?.flush(),
     });
     const capped = new CappedCounter(
       metric,
@@ -196,14 +195,13 @@ export class MetricsService implements OnModuleDestroy {
     labelNames: readonly L[],
     options: CappedMetricOptions<L> = {},
   ): CappedGauge<L> {
-    // The metric's collect hook and the guard's expiry need the capped metric created after them.
+    // The guard's expiry callback needs the capped metric, which is created after the guard.
     const ref: { capped?: CappedGauge<L> } = {};
     const metric = new Gauge<L>({
       name,
       help,
       labelNames,
       registers: [this.registry],
-      collect: () => ref.capped?.flush(),
     });
     const capped = new CappedGauge(
       metric,
