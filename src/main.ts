@@ -22,7 +22,17 @@ async function main(): Promise<void> {
     { delayMs: config.SHUTDOWN_DELAY_MS, graceMs: config.SHUTDOWN_GRACE_MS },
     PinoLogger.root,
   );
-  await app.listen(config.PORT, config.HOST);
+  try {
+    await app.listen(config.PORT, config.HOST);
+  } catch (err) {
+    // A name that does not resolve, an address not on this machine, a port in use: one line naming
+    // the settings, no stack trace.
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    process.stderr.write(
+      `mesha: cannot listen on HOST=${config.HOST} PORT=${config.PORT}: ${code} (${(err as Error).message})\n`,
+    );
+    process.exit(1);
+  }
   PinoLogger.root.info({ host: config.HOST, port: config.PORT }, 'mesha listening');
 }
 

@@ -93,12 +93,36 @@ describe('mesha without a reporter build, or with the route moved or off', () =>
       expect(res.body).toEqual({
         statusCode: 404,
         error: 'Not Found',
-        message: expect.stringMatching(
-          /filter\.wasm is not available: no reporter build at .*ENOENT/,
-        ),
+        message: 'filter.wasm is not available: no reporter build at FILTER_WASM_PATH (ENOENT)',
       });
+      // The server's file system stays private: the path is in the start-up log only.
+      expect(res.text).not.toContain(tmpdir());
     }
     await request(mesha.url).get('/healthz').expect(200);
+  });
+
+  it('refuses a FILTER_WASM_PATH that is not WebAssembly: warns at start-up, answers 404', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mesha-filter-notwasm-'));
+    const path = join(dir, 'filter.wasm');
+    writeFileSync(path, '#!/bin/sh\necho not wasm\n');
+    const mesha = await startMesha({ FILTER_WASM_PATH: path });
+    try {
+      const res = await request(mesha.url).get('/filter.wasm').expect(404);
+      expect(res.body.message).toBe(
+        'filter.wasm is not available: FILTER_WASM_PATH is not a WebAssembly module (no \\0asm magic bytes)',
+      );
+      expect(res.text).not.toContain(dir);
+      expect(mesha.jsonLogs()).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          path,
+          reason: expect.stringContaining('not a WebAssembly module'),
+        }),
+      );
+    } finally {
+      await mesha.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('serves at FILTER_ROUTE, and nothing at all with FILTER_ROUTE=off', async () => {

@@ -36,6 +36,30 @@ describe('mesha as a process (dist/main.js)', () => {
     expect(proc.output()).toContain(`${variable}: `);
   });
 
+  it.each([
+    [{ PORT: '0x4694' }, /PORT: must be a whole number written in decimal digits/],
+    [{ HOST: 'not a host' }, /HOST: must be an IP address or a DNS name/],
+    [{ AUTH_TOKEN: 'a-long-enough-secret-token\n' }, /AUTH_TOKEN: must be printable ASCII/],
+    [
+      { HOST: 'no-such-host.invalid' },
+      /cannot listen on HOST=no-such-host\.invalid PORT=\d+: ENOTFOUND/,
+    ],
+  ])(
+    'refuses %p at start-up with one line naming the setting, no stack, no secret',
+    async (env, message) => {
+      const proc = startProcess(process.execPath, [MAIN], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, HOST: '127.0.0.1', PORT: '0', ...env },
+      });
+      const { code } = await proc.exited;
+      await proc.closed;
+      expect(code).toBe(1);
+      expect(proc.output()).toMatch(message);
+      expect(proc.output()).not.toMatch(/^\s+at /m);
+      expect(proc.output()).not.toContain('a-long-enough-secret-token');
+    },
+  );
+
   describe('serving', () => {
     let mesha: MeshaProcess;
     beforeAll(async () => {

@@ -20,7 +20,11 @@ export function toErrorBody(exception: unknown): ErrorBody {
     return { statusCode, error: reasonPhrase(statusCode), message: message || exception.message };
   }
   const fastifyStatus = (exception as { statusCode?: unknown } | null)?.statusCode;
-  if (typeof fastifyStatus === 'number' && fastifyStatus >= 400 && fastifyStatus < 500) {
+  // 4xx from Fastify (413, 415...), and the 503 of an overload refusal (see server-limits.ts).
+  if (
+    typeof fastifyStatus === 'number' &&
+    ((fastifyStatus >= 400 && fastifyStatus < 500) || fastifyStatus === 503)
+  ) {
     const message = exception instanceof Error ? exception.message : reasonPhrase(fastifyStatus);
     return { statusCode: fastifyStatus, error: reasonPhrase(fastifyStatus), message };
   }

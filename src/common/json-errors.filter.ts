@@ -26,7 +26,8 @@ export class JsonErrorsFilter implements ExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     const body = toErrorBody(exception);
     this.observer?.observe(request, body.statusCode, exception);
-    if (body.statusCode >= 500) {
+    // 503s are overload refusals, already counted and logged (rate-limited) where they were made.
+    if (body.statusCode >= 500 && body.statusCode !== 503) {
       this.logger.error(
         { err: exception, method: request.method, url: request.url },
         'request failed',

@@ -64,6 +64,21 @@ describe('parseConfig', () => {
     ['REPORTER_LIVE_SECONDS', '0'],
     ['SHUTDOWN_GRACE_MS', '10'],
     ['SHUTDOWN_DELAY_MS', 'soon'],
+    // Numbers are plain decimal digits: no hex, exponents, signs, fractions or spaces.
+    ['PORT', '0x4694'],
+    ['PORT', '1812e1'],
+    ['PORT', ' 7171'],
+    ['PORT', '+7171'],
+    ['MAX_SERIES', '1e4'],
+    ['BODY_LIMIT_BYTES', '1048576.0'],
+    ['HOST', 'not a host'],
+    ['HOST', 'under_score.example'],
+    ['HOST', '-leading.example'],
+    ['SERIES_SOURCE_SHARE', '0'],
+    ['SERIES_SOURCE_SHARE', '1.5'],
+    ['SERIES_SOURCE_SHARE', '.5'],
+    ['MEMORY_LIMIT_BYTES', '1024'],
+    ['SEQ_MAX_GAP', '0'],
   ])('rejects %s=%s, naming the variable and the value', (variable, value) => {
     const problems = problemsOf({ [variable]: value });
     expect(problems).toHaveLength(1);
@@ -74,6 +89,26 @@ describe('parseConfig', () => {
   it('reports every bad variable at once', () => {
     const problems = problemsOf({ PORT: 'x', MAX_SERIES: 'y' });
     expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['MAX_SERIES', 'PORT']);
+  });
+
+  it.each(['127.0.0.1', '::1', '0.0.0.0', '::', 'localhost', 'mesha.istio12.svc.cluster.local'])(
+    'accepts HOST=%s',
+    (value) => {
+      expect(parseConfig({ HOST: value }).HOST).toBe(value);
+    },
+  );
+
+  it.each([
+    ['a trailing newline', 'a-long-enough-secret\n'],
+    ['a leading space', ' a-long-enough-secret'],
+    ['a space inside', 'a-long-enough secret'],
+    ['a control character', 'a-long-enough-\u0007secret'],
+    ['a non-ASCII character', 'a-long-enough-sécret'],
+  ])('refuses an AUTH_TOKEN with %s, naming the variable, never echoing it', (_what, token) => {
+    const problems = problemsOf({ AUTH_TOKEN: token });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^AUTH_TOKEN: must be printable ASCII without spaces/);
+    expect(problems[0]).not.toContain('secret');
   });
 
   it('never echoes AUTH_TOKEN', () => {

@@ -1,8 +1,40 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ISTIO_LABELS, type IstioLabel } from '../istio/report-v2.types';
 
-/** An integer environment variable within [min, max]. */
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/**
+ * An integer environment variable within [min, max], written in plain decimal digits: `0x4694`,
+ * `1812e1`, `1.0`, ` 12` and `+5` are refused (z.coerce.number would take them all).
+ */
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,16}$/, 'must be a whole number written in decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+/** A fraction in (0, 1], written as plain decimal (`0.25`, `1`). */
+const fraction = z
+  .string()
+  .regex(/^(0(\.[0-9]{1,6})?|1(\.0{1,6})?)$/, 'must be a decimal number in (0, 1], e.g. 0.25')
+  .transform(Number)
+  .pipe(z.number().gt(0, 'must be greater than 0').max(1));
+
+/**
+ * A listening address: an IPv4 or IPv6 literal, or a DNS name (letters, digits, `-`, dots); what
+ * the name resolves to is only known at listen time (main.ts names HOST if that fails).
+ */
+const host = z
+  .string()
+  .max(253)
+  .refine(
+    (value) =>
+      isIP(value) !== 0 ||
+      /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(
+        value,
+      ),
+    'must be an IP address or a DNS name',
+  );
 
 /** A comma-separated list; blanks are ignored, so '' means an empty list. */
 const commaList = z
@@ -64,7 +96,7 @@ const RESERVED_REMOTE_WRITE_HEADERS = new Set([
  */
 export const configSchema = z.object({
   PORT: int(0, 65535).default(7171),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  HOST: host.default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   /** Largest accepted request body; bigger bodies get 413. */
@@ -84,7 +116,15 @@ export const configSchema = z.object({
   /** mesha_reporters counts the reporters whose last valid report arrived within this many seconds. */
   REPORTER_LIVE_SECONDS: int(1, 365 * 24 * 3600).default(60),
   /** When set, POST /wasmCallback needs `Authorization: Bearer <AUTH_TOKEN>`. */
-  AUTH_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  AUTH_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    // A Secret written with `echo` ends in a newline: refusing it at start-up beats refusing every report.
+    .regex(
+      /^[\x21-\x7e]+$/,
+      'must be printable ASCII without spaces (a trailing newline or space is a common mistake)',
+    )
+    .optional(),
   /** After SIGTERM, /readyz answers 503 for this long before the listener closes (lets endpoints update). */
   SHUTDOWN_DELAY_MS: int(0, 600_000).default(0),
   /** Upper bound on the whole shutdown; past it the process exits 1 even if requests are still open. */
@@ -172,6 +212,33 @@ export const configSchema = z.object({
     )
     .pipe(z.array(z.enum(ISTIO_LABELS as [IstioLabel, ...IstioLabel[]])))
     .default([]),
+
+  // --- #9 pressure: memory budget, connections, bodies, hostile reporters ---
+  /** The memory mesha may use, in bytes; unset: the container's cgroup limit, else V8's heap limit. */
+  MEMORY_LIMIT_BYTES: int(32 * 1024 * 1024, 2 ** 50).optional(),
+  /** Bytes the series of all capped metrics (and so /metrics bodies) may take; unset: 30 % of the limit. */
+  MEMORY_BUDGET_BYTES: int(1024 * 1024, 2 ** 50).optional(),
+  /** A source (workload) gets at most this share of a metric's series budget. */
+  SERIES_SOURCE_SHARE: fraction.default(0.25),
+  /**
+   * Concurrent scrapes share one render; a new one starts at least this long (or as long as the last
+   * render took, if longer) after the last ended.
+   */
+  METRICS_COALESCE_MS: int(0, 60_000).default(100),
+  /** /metrics yields to the event loop after this many samples; 0 renders each metric in one go. */
+  METRICS_RENDER_SLICE_LINES: int(0, 1_000_000).default(2000),
+  /** Open connections beyond this are closed at once (counted, logged). */
+  MAX_CONNECTIONS: int(1, 1_000_000).default(4096),
+  /** Request bodies being received, summed over all connections; unset: 1/16 of the memory limit. */
+  MAX_BODY_BYTES_IN_FLIGHT: int(1024, 2 ** 40).optional(),
+  /** A client must send its request headers within this long. */
+  HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
+  /** A client must send its whole request (headers and body) within this long. */
+  REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  /** Idle kept-alive connections are closed after this long. */
+  KEEP_ALIVE_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  /** A reporter's seq may be at most this far ahead of the highest seq mesha has from it. */
+  SEQ_MAX_GAP: int(1, 2 ** 53 - 1).default(1_000_000),
 });
 
 /** Remote write (#12): the rules that span several of its settings. */

@@ -38,7 +38,7 @@ export class FilterModule implements OnModuleInit {
       );
     } else {
       this.logger.warn(
-        { route, reason: artifact.reason },
+        { route, reason: artifact.reason, path: artifact.path },
         'filter.wasm not available: its routes answer 404',
       );
     }

@@ -2,6 +2,7 @@ import { HttpStatus, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { Server } from 'node:http';
 import type { AppConfig } from '../config/config.schema';
 import { INGEST_ROUTE } from './ingest.controller';
 import { ReportRejected } from './report-rejected.exception';
@@ -57,5 +58,31 @@ export function requireBearerToken(fastify: FastifyInstance, auth: BearerAuth): 
     } catch (err) {
       done(err as Error);
     }
+  });
+}
+
+/**
+ * Answers `Expect: 100-continue` only to requests that will be read: Node would send `100 Continue`
+ * to every client before any hook runs, inviting the body of a request that is about to get a 401
+ * or a 413. Here the client gets 100 only if the token (on the ingest route) and the declared
+ * Content-Length pass; otherwise it gets the refusal straight away and need not send its body.
+ */
+export function continueOnlyWhenAccepted(
+  server: Server,
+  auth: BearerAuth,
+  bodyLimit: number,
+): void {
+  server.on('checkContinue', (request, response) => {
+    const path = (request.url ?? '').split('?')[0];
+    let accepted = Number(request.headers['content-length'] ?? 0) <= bodyLimit;
+    if (accepted && auth.enabled && path === INGEST_ROUTE) {
+      try {
+        auth.check(request.headers.authorization);
+      } catch {
+        accepted = false;
+      }
+    }
+    if (accepted) response.writeContinue();
+    server.emit('request', request, response);
   });
 }

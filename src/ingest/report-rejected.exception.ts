@@ -8,6 +8,8 @@ export const REJECTION_REASONS = [
   'unauthorized',
   'invalid_report',
   'bad_request',
+  'seq_gap',
+  'unsupported_media_type',
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 

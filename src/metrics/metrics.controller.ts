@@ -10,7 +10,7 @@ export class MetricsController {
   /** Prometheus text by default; OpenMetrics when the scraper's Accept header prefers it. */
   @Get('metrics')
   async scrape(@Headers('accept') accept: string | undefined, @Res() reply: FastifyReply) {
-    const { contentType, body } = await this.metrics.render(prefersOpenMetrics(accept));
+    const { contentType, body } = await this.metrics.renderBody(prefersOpenMetrics(accept));
     await reply.type(contentType).send(body);
   }
 }

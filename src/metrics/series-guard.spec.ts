@@ -1,6 +1,8 @@
+import { MemoryBudget } from './memory-budget';
 import {
   cutLabelValue,
   OVERFLOW,
+  seriesCost,
   SeriesGuard,
   type Labels,
   type SeriesLimits,
@@ -103,5 +105,79 @@ describe('SeriesGuard', () => {
       b: 'constructor',
     });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('SeriesGuard with a memory budget and a source share', () => {
+  function guardWith(options: { budgetBytes?: number; sourceShare?: number; maxSeries?: number }) {
+    const clock = new TestClock();
+    const budget = new MemoryBudget(options.budgetBytes ?? 10 ** 9);
+    const dropped: string[] = [];
+    const guard = new SeriesGuard<'workload' | 'route'>(
+      'm',
+      ['workload', 'route'],
+      { maxSeries: options.maxSeries ?? 100, ttlMs: 1000, maxValueChars: 128 },
+      clock,
+      (metric) => dropped.push(metric),
+      () => undefined,
+      {
+        budget: budget.account(),
+        sourceLabels: ['workload'],
+        sourceShare: options.sourceShare ?? 1,
+      },
+    );
+    return { guard, budget, clock, dropped };
+  }
+
+  it('admits new label sets while their estimated cost fits, then sends them to overflow', () => {
+    const cost = seriesCost('m', { workload: 'w', route: 'r0' }, 1);
+    // The only account: its floor is FLOOR_SHARE of the budget, the pool the rest.
+    const { guard, budget, dropped } = guardWith({ budgetBytes: cost * 3 + 10 });
+    for (const route of ['r0', 'r1', 'r2']) {
+      expect(guard.admit({ workload: 'w', route })).toEqual({ workload: 'w', route });
+    }
+    expect(guard.admit({ workload: 'w', route: 'r3' })).toEqual({
+      workload: OVERFLOW,
+      route: OVERFLOW,
+    });
+    expect(guard.droppedByReason.memory_budget).toBe(1);
+    expect(dropped).toEqual(['m']);
+    expect(budget.used).toBe(guard.costBytes);
+    expect(guard.limit).toBe(3);
+  });
+
+  it('charges long label values and histograms more, and frees the bytes on expiry', () => {
+    expect(seriesCost('m', { a: 'x'.repeat(128) }, 1)).toBeGreaterThan(
+      seriesCost('m', { a: 'x' }, 1),
+    );
+    expect(seriesCost('m', { a: 'x' }, 14)).toBeGreaterThan(2 * seriesCost('m', { a: 'x' }, 1));
+    const { guard, budget, clock } = guardWith({});
+    guard.admit({ workload: 'w', route: 'r' });
+    expect(budget.used).toBeGreaterThan(0);
+    clock.ms += 1000;
+    guard.sweep();
+    expect(budget.used).toBe(0);
+  });
+
+  it('gives one source at most its share of MAX_SERIES; other sources still get theirs', () => {
+    const { guard } = guardWith({ maxSeries: 10, sourceShare: 0.3 });
+    for (const route of ['a', 'b', 'c']) guard.admit({ workload: 'greedy', route });
+    expect(guard.admit({ workload: 'greedy', route: 'd' }).workload).toBe(OVERFLOW);
+    expect(guard.droppedByReason.source_share).toBe(1);
+    expect(guard.admit({ workload: 'other', route: 'd' })).toEqual({
+      workload: 'other',
+      route: 'd',
+    });
+    // A known series of the greedy source still lands in its own series.
+    expect(guard.admit({ workload: 'greedy', route: 'a' }).workload).toBe('greedy');
+  });
+
+  it('frees a source share when its series expire', () => {
+    const { guard, clock } = guardWith({ maxSeries: 10, sourceShare: 0.1 });
+    guard.admit({ workload: 'w', route: 'a' });
+    expect(guard.admit({ workload: 'w', route: 'b' }).workload).toBe(OVERFLOW);
+    clock.ms += 1000;
+    guard.sweep();
+    expect(guard.admit({ workload: 'w', route: 'b' }).workload).toBe('w');
   });
 });

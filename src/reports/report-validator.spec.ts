@@ -60,6 +60,44 @@ describe('checkReport', () => {
       '/counts/0/code: must be equal to one of the allowed values: "1xx"',
     ],
     ['n = 0', (r) => (r.counts[0].n = 0), '/counts/0/n: must be >= 1'],
+    // Value bounds: sums mesha keeps stay exact (n < 2^32), bytes bounded, sums finite.
+    ['n = 2^32', (r) => (r.counts[0].n = 2 ** 32), '/counts/0/n: must be <= 4294967295'],
+    [
+      'a bucket of 2^32',
+      (r) => (r.counts[0].duration_buckets[0] = 2 ** 32),
+      '/counts/0/duration_buckets/0: must be <= 4294967295',
+    ],
+    [
+      'bytes_in over 2^48',
+      (r) => (r.counts[0].bytes_in = 2 ** 48 + 1),
+      '/counts/0/bytes_in: must be <= 281474976710656',
+    ],
+    [
+      'an infinite duration sum (1e999 in JSON)',
+      (r) => (r.counts[0].duration_sum_ms = JSON.parse('1e999') as number),
+      '/counts/0/duration_sum_ms: must be number',
+    ],
+    [
+      'a huge finite duration sum',
+      (r) => (r.counts[0].duration_sum_ms = 1e300),
+      '/counts/0/duration_sum_ms: must be <= 371085174374400000',
+    ],
+    [
+      'a duration sum above what the buckets allow',
+      (r) => {
+        r.counts[0].duration_buckets = [3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        r.counts[0].duration_sum_ms = 1000;
+      },
+      '/counts/0/duration_sum_ms: 1000 does not fit duration_buckets (must be between 0 and 18 ms)',
+    ],
+    [
+      'a duration sum below what the buckets allow',
+      (r) => {
+        r.counts[0].duration_buckets = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3];
+        r.counts[0].duration_sum_ms = 100;
+      },
+      '/counts/0/duration_sum_ms: 100 does not fit duration_buckets (must be between 29997 and',
+    ],
     [
       '11 buckets',
       (r) => r.counts[0].duration_buckets.pop(),

@@ -15,6 +15,9 @@ const OBSERVED: readonly Observed[] = [
   'route',
 ];
 
+/** Who caused a series: one workload gets at most SERIES_SOURCE_SHARE of a metric's series. */
+const SOURCE: readonly Observed[] = ['source_workload', 'source_namespace'];
+
 /** The metrics of structured (traffic-mode) reports: what the sidecars observed. */
 @Injectable()
 export class ReportsMetrics {
@@ -31,11 +34,13 @@ export class ReportsMetrics {
       'mesha_observed_requests_total',
       'Requests the reporting sidecars observed, by source workload, method, status class and route',
       OBSERVED,
+      { sourceLabels: SOURCE },
     );
     this.bytes = metrics.counter(
       'mesha_observed_bytes_total',
       'Bytes of the observed requests (direction="in") and responses (direction="out")',
       ['direction', ...OBSERVED],
+      { sourceLabels: SOURCE },
     );
     this.duration = new BucketHistogram(
       'mesha_observed_request_duration_seconds',
@@ -44,13 +49,17 @@ export class ReportsMetrics {
       BUCKET_BOUNDS_MS.map((ms) => ms / 1000),
     );
     this.duration.guardedBy(
-      metrics.guard(this.duration.name, OBSERVED, (labels) => this.duration.remove(labels)),
+      metrics.guard(this.duration.name, OBSERVED, (labels) => this.duration.remove(labels), {
+        sourceLabels: SOURCE,
+        linesPerSeries: BUCKET_BOUNDS_MS.length + 3,
+      }),
     );
     metrics.register(this.duration);
     this.lastSeen = metrics.gauge(
       'mesha_reporter_last_seen_timestamp_seconds',
       'When a report (new or re-sent) last arrived from this sidecar (Unix time, seconds)',
       ['reporter_workload', 'reporter_namespace', 'reporter_pod'],
+      { sourceLabels: ['reporter_workload', 'reporter_namespace'] },
     );
     this.duplicates = new Counter({
       name: 'mesha_duplicate_reports_total',

@@ -83,7 +83,8 @@ describe('ReportsService', () => {
   });
 
   it('caps observed label sets at MAX_SERIES, the histogram included', async () => {
-    current = setUp({ MAX_SERIES: '2' });
+    // One workload here: the fairness share (SERIES_SOURCE_SHARE) would stop it at 1 of 2.
+    current = setUp({ MAX_SERIES: '2', SERIES_SOURCE_SHARE: '1' });
     const { send, samples } = current;
     const counts = ['a', 'b', 'c', 'd'].map((route) => ({ ...validReport().counts[0], route }));
     send(validReport({ counts }));

@@ -37,6 +37,7 @@ export class ReportsService {
   private readonly live: LiveReporters;
   /** Report versions besides 1, by `v` (registered by the features that own them). */
   private readonly versions = new Map<number, ReportVersion>();
+  private readonly maxSeqGap: number;
 
   constructor(
     private readonly metrics: ReportsMetrics,
@@ -46,9 +47,11 @@ export class ReportsService {
     @Optional() private readonly state?: StateService,
   ) {
     const maxReporters = config.get('MAX_REPORTERS', { infer: true });
+    this.maxSeqGap = config.get('SEQ_MAX_GAP', { infer: true });
     this.dedupe = new SeqDedupe(
       maxReporters,
       config.get('SERIES_TTL_SECONDS', { infer: true }) * 1000,
+      this.maxSeqGap,
     );
     this.live = new LiveReporters(
       config.get('REPORTER_LIVE_SECONDS', { infer: true }) * 1000,
@@ -86,6 +89,7 @@ export class ReportsService {
     const check = checkReport(parsed);
     if (!check.ok) throw new ReportRejected('invalid_report', `invalid report: ${check.problem}`);
     const report = check.report;
+    this.refuseSeqGap(report.reporter);
 
     const first = this.dedupe.firstTime(report.reporter.id, report.reporter.seq, receivedAtMs);
     this.live.seen(report, receivedAtMs, !first);
@@ -110,6 +114,17 @@ export class ReportsService {
     return { live: this.live.count(now), shown: this.live.list(now, limit) };
   }
 
+  /** A seq far ahead of what the reporter has sent would make its real reports duplicates. */
+  private refuseSeqGap({ id, seq }: { id: string; seq: number }): void {
+    const highest = this.dedupe.tooFarAhead(id, seq);
+    if (highest === undefined) return;
+    throw new ReportRejected(
+      'seq_gap',
+      `/reporter/seq: ${seq} is more than SEQ_MAX_GAP (${this.maxSeqGap}) ahead of ` +
+        `the highest seq received from this reporter (${highest})`,
+    );
+  }
+
   private versionOf(parsed: unknown): ReportVersion | undefined {
     if (typeof parsed !== 'object' || parsed === null || !('v' in parsed)) return undefined;
     const v = (parsed as { v: unknown }).v;
@@ -125,6 +140,7 @@ export class ReportsService {
     const check = handler.check(parsed);
     if (!check.ok) throw new ReportRejected('invalid_report', `invalid report: ${check.problem}`);
     const report = check.report;
+    this.refuseSeqGap(report.reporter);
     const first = this.dedupe.firstTime(report.reporter.id, report.reporter.seq, receivedAtMs);
     this.live.seen(report, receivedAtMs, !first);
     this.metrics.seen(report, receivedAtMs);

@@ -57,4 +57,14 @@ describe('SeqDedupe', () => {
     d.expire(2400);
     expect(d.size).toBe(0);
   });
+
+  it('tooFarAhead: a seq more than maxGap beyond a known reporter is named, and nothing is recorded', () => {
+    const d = new SeqDedupe(10, 0, 100);
+    expect(d.tooFarAhead('a', 2 ** 53 - 1)).toBeUndefined(); // unknown reporter: any seq
+    d.firstTime('a', 5, 0);
+    expect(d.tooFarAhead('a', 105)).toBeUndefined();
+    expect(d.tooFarAhead('a', 106)).toBe(5);
+    expect(d.tooFarAhead('a', 2 ** 53 - 1)).toBe(5);
+    expect(d.firstTime('a', 6, 0)).toBe(true);
+  });
 });

@@ -19,7 +19,20 @@ export class SeqDedupe {
   constructor(
     private readonly maxReporters: number,
     private readonly ttlMs: number,
+    /** How far ahead of a known reporter's highest seq a new seq may be (see tooFarAhead). */
+    private readonly maxGap = Number.POSITIVE_INFINITY,
   ) {}
+
+  /**
+   * The highest seq remembered for `id` when `seq` is more than maxGap beyond it, else undefined.
+   * Such a seq is refused rather than made the new high-water mark: accepted, one forged report
+   * would turn every later report of that reporter into a "duplicate". Nothing is recorded here.
+   */
+  tooFarAhead(id: string, seq: number): number | undefined {
+    const entry = this.reporters.get(id);
+    if (!entry || seq - entry.highest <= this.maxGap) return undefined;
+    return entry.highest;
+  }
 
   /** Records the pair and returns true the first time it is seen, false for a re-send. */
   firstTime(id: string, seq: number, nowMs: number): boolean {

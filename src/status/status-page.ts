@@ -97,7 +97,7 @@ function seriesSection(status: StatusSnapshot): SafeHtml {
         <tr>
           <th>metric</th>
           <th>label sets</th>
-          <th>limit (MAX_SERIES)</th>
+          <th>limit (MAX_SERIES or the memory budget)</th>
           <th>used</th>
           <th>updates to __overflow__</th>
         </tr>
