@@ -1,3 +1,4 @@
+import { BUCKET_BOUNDS_MS } from '../src/reports/report-validator';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +79,7 @@ describe('remote write to a real Prometheus', () => {
               ...validReport().counts[0],
               n,
               duration_buckets: [n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+              duration_sum_ms: n * BUCKET_BOUNDS_MS[0], // consistent with the first bucket
             },
           ],
         }),
