@@ -2,6 +2,20 @@ import { HeaderMap } from './header-map';
 
 export type StreamPhase = 'request' | 'response' | 'done';
 
+/**
+ * How the plugin may reach one HTTP map now. Envoy's context holds a pointer per map that it sets when
+ * the map's callback starts and clears when the filter continues; during proxy_on_log it lends the
+ * stream's request/response headers and response trailers read-only.
+ */
+export type MapAccess = 'none' | 'read' | 'write';
+
+export interface StreamMapAccess {
+  requestHeaders: MapAccess;
+  requestTrailers: MapAccess;
+  responseHeaders: MapAccess;
+  responseTrailers: MapAccess;
+}
+
 /** What every context (root or stream) carries. */
 export abstract class ContextState {
   /** Values the plugin stored with proxy_set_property, by \0-joined path. */
@@ -35,6 +49,12 @@ export class StreamContextState extends ContextState {
   responseHeaders: HeaderMap | undefined;
   responseBody: Buffer | undefined;
   responseTrailers: HeaderMap | undefined;
+  readonly access: StreamMapAccess = {
+    requestHeaders: 'none',
+    requestTrailers: 'none',
+    responseHeaders: 'none',
+    responseTrailers: 'none',
+  };
   /** Which body buffer is live (available through get/set_buffer_bytes) right now. */
   liveBody: 'request' | 'response' | undefined;
   localReply: LocalReply | undefined;

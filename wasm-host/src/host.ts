@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { LogLevel } from './abi';
-import { PluginLoadError } from './errors';
+import { describe, PluginLoadError } from './errors';
 import type { HostEnv, ResolvedConfig } from './host-env';
 import { HttpCallClient } from './http-client';
 import { MetricsStore } from './metrics-store';
@@ -15,7 +15,7 @@ import type {
   StreamResult,
   Upstream,
 } from './types';
-import { abiVersionOf, describe, Vm } from './vm';
+import { abiVersionOf, Vm } from './vm';
 
 const MAX_CONCURRENCY = 64;
 /** Records kept for inspection (logs, http calls); older ones are dropped so a long-running sidecar stays bounded. */

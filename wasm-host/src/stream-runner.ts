@@ -33,6 +33,13 @@ const UPSTREAM_FAILURE = Buffer.from(
   'upstream connect error or disconnect/reset before headers. reset reason: connection failure',
 );
 
+/** A whole body travels with its content-length, as an HTTP/1.1 peer sends it (and Envoy shows it). */
+function withContentLength(headers: HeaderPairs, body: Buffer): void {
+  if (body.length === 0) return;
+  if (headers.some(([k]) => k === 'content-length' || k === 'transfer-encoding')) return;
+  headers.push(['content-length', String(body.length)]);
+}
+
 async function callUpstream(upstream: Upstream, forwarded: ForwardedRequest): Promise<Response> {
   let up: UpstreamResponse;
   try {
@@ -40,12 +47,10 @@ async function callUpstream(upstream: Upstream, forwarded: ForwardedRequest): Pr
   } catch {
     return localResponse(503, UPSTREAM_FAILURE);
   }
-  return {
-    status: up.status,
-    headers: (up.headers ?? []).map(([k, v]) => [k.toLowerCase(), v]),
-    body: toBuffer(up.body),
-    trailers: up.trailers ?? [],
-  };
+  const headers: HeaderPairs = (up.headers ?? []).map(([k, v]) => [k.toLowerCase(), v]);
+  const body = toBuffer(up.body);
+  withContentLength(headers, body);
+  return { status: up.status, headers, body, trailers: up.trailers ?? [] };
 }
 
 /**
@@ -68,6 +73,7 @@ export async function runStream(
     ...(request.headers ?? []).filter(([k]) => !k.startsWith(':')),
   ];
   const requestBody = toBuffer(request.body);
+  withContentLength(requestHeaders, requestBody);
   const requestTrailers = request.trailers ?? [];
   const failOpen = failStrategy === 'FAIL_OPEN';
 
@@ -85,24 +91,34 @@ export async function runStream(
   ctx.requestHeaders.setAll(requestHeaders);
 
   /** 'go' to keep calling the plugin, 'stop' when it answered/closed, 'failed' after a trap. */
-  const step = async (name: string, args: number[]): Promise<'go' | 'stop' | 'failed'> => {
+  const step = async (
+    name: string,
+    args: number[],
+    map?: keyof StreamContextState['access'],
+  ): Promise<'go' | 'stop' | 'failed'> => {
     ctx.continued = false;
-    const r = vm.call(name, ctx, [ctx.id, ...args]);
-    if (!r.ok) return 'failed';
-    if (ctx.localReply || ctx.reset) return 'stop';
-    if (r.value !== 0 && !ctx.continued) await ctx.paused();
-    if (vm.failed) return 'failed';
-    return ctx.localReply || ctx.reset ? 'stop' : 'go';
+    if (map) ctx.access[map] = 'write';
+    try {
+      const r = vm.call(name, ctx, [ctx.id, ...args]);
+      if (!r.ok) return 'failed';
+      if (ctx.localReply || ctx.reset) return 'stop';
+      if (r.value !== 0 && !ctx.continued) await ctx.paused();
+      if (vm.failed) return 'failed';
+      return ctx.localReply || ctx.reset ? 'stop' : 'go';
+    } finally {
+      if (map) ctx.access[map] = 'none';
+    }
   };
 
   // ---- request path
   let outcome: 'go' | 'stop' | 'failed' = 'go';
   const hasBody = requestBody.length > 0;
   const hasTrailers = requestTrailers.length > 0;
-  outcome = await step('proxy_on_request_headers', [
-    ctx.requestHeaders.size,
-    hasBody || hasTrailers ? 0 : 1,
-  ]);
+  outcome = await step(
+    'proxy_on_request_headers',
+    [ctx.requestHeaders.size, hasBody || hasTrailers ? 0 : 1],
+    'requestHeaders',
+  );
   if (hasBody) ctx.requestBody = requestBody;
   if (outcome === 'go' && hasBody) {
     ctx.liveBody = 'request';
@@ -111,7 +127,11 @@ export async function runStream(
   }
   if (hasTrailers) ctx.requestTrailers = new HeaderMap(requestTrailers);
   if (outcome === 'go' && ctx.requestTrailers) {
-    outcome = await step('proxy_on_request_trailers', [ctx.requestTrailers.size]);
+    outcome = await step(
+      'proxy_on_request_trailers',
+      [ctx.requestTrailers.size],
+      'requestTrailers',
+    );
   }
 
   if (outcome === 'failed') {
@@ -145,17 +165,22 @@ export async function runStream(
   const hasRespTrailers = response.trailers.length > 0;
   if (hasRespBody) ctx.responseBody = response.body;
   if (hasRespTrailers) ctx.responseTrailers = new HeaderMap(response.trailers);
-  outcome = await step('proxy_on_response_headers', [
-    ctx.responseHeaders.size,
-    hasRespBody || hasRespTrailers ? 0 : 1,
-  ]);
+  outcome = await step(
+    'proxy_on_response_headers',
+    [ctx.responseHeaders.size, hasRespBody || hasRespTrailers ? 0 : 1],
+    'responseHeaders',
+  );
   if (outcome === 'go' && hasRespBody) {
     ctx.liveBody = 'response';
     outcome = await step('proxy_on_response_body', [response.body.length, hasRespTrailers ? 0 : 1]);
     ctx.liveBody = undefined;
   }
   if (outcome === 'go' && ctx.responseTrailers) {
-    outcome = await step('proxy_on_response_trailers', [ctx.responseTrailers.size]);
+    outcome = await step(
+      'proxy_on_response_trailers',
+      [ctx.responseTrailers.size],
+      'responseTrailers',
+    );
   }
   if (outcome === 'failed') {
     return finish(
@@ -211,9 +236,13 @@ function finalResult(
   reset: boolean,
   forwarded: ForwardedRequest | undefined,
 ): StreamResult {
+  // A body the plugin changed is re-framed: content-length always states the bytes sent.
+  const headers: HeaderPairs = response.headers
+    .filter(([k]) => !k.startsWith(':'))
+    .map(([k, v]) => (k === 'content-length' ? [k, String(response.body.length)] : [k, v]));
   return {
     status: response.status,
-    headers: response.headers.filter(([k]) => !k.startsWith(':')).map(([k, v]) => [k, v]),
+    headers,
     body: response.body,
     trailers: response.trailers,
     localReply,
@@ -227,7 +256,11 @@ function finish(ctx: StreamContextState, vm: Vm, result: StreamResult): StreamRe
   ctx.phase = 'done';
   if (!vm.failed) {
     vm.call('proxy_on_done', ctx, [ctx.id], 1);
+    // Envoy lends the stream's headers and response trailers read-only to the access-log callback.
+    const { access } = ctx;
+    access.requestHeaders = access.responseHeaders = access.responseTrailers = 'read';
     vm.call('proxy_on_log', ctx, [ctx.id]);
+    access.requestHeaders = access.responseHeaders = access.responseTrailers = 'none';
     vm.call('proxy_on_delete', ctx, [ctx.id]);
   }
   vm.contexts.delete(ctx.id);

@@ -7,19 +7,15 @@ import {
   VERSION_ONLY_HOST_FUNCTIONS,
 } from './abi';
 import { RootContextState, StreamContextState, type AnyContext } from './contexts';
-import { MemoryAccessError, PluginLoadError, ProcExit } from './errors';
+import { describe, MemoryAccessError, PluginLoadError, ProcExit } from './errors';
 import { GuestMemory } from './guest-memory';
-import type { HeaderMap } from './header-map';
 import type { HostEnv } from './host-env';
 import { createHostFunctions, type HostFunction } from './hostcalls';
+import type { LiveHttpCallResponse, VmApi } from './hostcalls/vm-api';
+import { MetricIds } from './metric-ids';
 import { createWasiImports, WASI_MODULES } from './wasi';
 
-/** Response of an http call, visible (map 6/7, buffer 4) only while its callback runs. */
-export interface LiveHttpCallResponse {
-  headers: HeaderMap;
-  trailers: HeaderMap;
-  body: Buffer;
-}
+export type { LiveHttpCallResponse } from './hostcalls/vm-api';
 
 export type CallResult = { ok: true; value: number } | { ok: false };
 
@@ -33,7 +29,7 @@ export function abiVersionOf(module: WebAssembly.Module): AbiVersion {
 }
 
 /** One instance of the plugin, like one Envoy worker's VM: its own memory, contexts, timer and tokens. */
-export class Vm {
+export class Vm implements VmApi {
   memory!: GuestMemory;
   private exports!: Record<string, unknown>;
   readonly contexts = new Map<number, AnyContext>();
@@ -48,7 +44,8 @@ export class Vm {
   lastStatus = { code: Status.OK as number, message: '' };
   tickPeriodMs = 0;
   private tickTimer: NodeJS.Timeout | undefined;
-  nextToken = 1;
+  private nextToken = 1;
+  readonly metricIds = new MetricIds();
   readonly inFlight = new Set<Promise<void>>();
   /** A trap happened: like Envoy, the VM is not called again. */
   failed = false;
@@ -192,6 +189,24 @@ export class Vm {
     } finally {
       this.current = previous;
     }
+  }
+
+  setEffectiveContext(contextId: number): boolean {
+    const ctx = this.contexts.get(contextId);
+    if (!ctx) return false;
+    this.current = ctx;
+    return true;
+  }
+
+  nextHttpCallToken(): number {
+    return this.nextToken++;
+  }
+
+  rootDone(): boolean {
+    if (!this.root) return false;
+    this.root.doneCalled = true;
+    this.root.onDoneCalled?.();
+    return true;
   }
 
   newContextId(): number {
@@ -338,9 +353,4 @@ export class Vm {
   streamContext(): StreamContextState | undefined {
     return this.current instanceof StreamContextState ? this.current : undefined;
   }
-}
-
-export function describe(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return String(err);
 }

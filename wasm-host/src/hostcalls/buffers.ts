@@ -1,6 +1,6 @@
 import { BufferType, Status } from '../abi';
 import { StreamContextState } from '../contexts';
-import type { Vm } from '../vm';
+import type { VmApi } from './vm-api';
 import { type HostFunctions, u32 } from './args';
 
 interface LiveBuffer {
@@ -10,7 +10,7 @@ interface LiveBuffer {
 }
 
 /** The buffer `type` as the current callback sees it, or undefined when it is not available now. */
-function liveBuffer(vm: Vm, type: number): LiveBuffer | undefined {
+function liveBuffer(vm: VmApi, type: number): LiveBuffer | undefined {
   const { config } = vm.env;
   switch (type) {
     case BufferType.VM_CONFIGURATION:
@@ -34,8 +34,19 @@ function liveBuffer(vm: Vm, type: number): LiveBuffer | undefined {
   }
 }
 
-export function bufferCalls(vm: Vm): HostFunctions {
+export function bufferCalls(vm: VmApi): HostFunctions {
   return {
+    // ABI 0.1.0: the plugin configuration during proxy_on_configure, else the VM configuration
+    // (Envoy's Context::getConfiguration).
+    proxy_get_configuration(ptrPtr, sizePtr) {
+      const { config } = vm.env;
+      vm.memory.writeOut(
+        vm.inConfigure ? config.pluginConfig : config.vmConfig,
+        u32(ptrPtr),
+        u32(sizePtr),
+      );
+      return Status.OK;
+    },
     proxy_get_buffer_bytes(type, start, maxSize, ptrPtr, sizePtr) {
       const from = u32(start);
       const max = u32(maxSize);

@@ -1,21 +1,25 @@
 import { Status, StreamType } from '../abi';
 import { decodePairs } from '../header-map';
-import type { Vm } from '../vm';
+import type { VmApi } from './vm-api';
 import { type HostFunctions, i32, u32 } from './args';
 
 /** Continue, close and local replies on the current HTTP stream. */
-export function streamCalls(vm: Vm): HostFunctions {
+export function streamCalls(vm: VmApi): HostFunctions {
+  const continueStream = (t: number): Status => {
+    const ctx = vm.streamContext();
+    if (!ctx) return Status.BAD_ARGUMENT;
+    if (t !== StreamType.HTTP_REQUEST && t !== StreamType.HTTP_RESPONSE) return Status.BAD_ARGUMENT;
+    const phase = t === StreamType.HTTP_REQUEST ? 'request' : 'response';
+    if (ctx.phase === phase) ctx.resume();
+    return Status.OK;
+  };
   return {
-    proxy_continue_stream(type) {
-      const ctx = vm.streamContext();
-      if (!ctx) return Status.BAD_ARGUMENT;
-      const t = u32(type);
-      if (t !== StreamType.HTTP_REQUEST && t !== StreamType.HTTP_RESPONSE)
-        return Status.BAD_ARGUMENT;
-      const phase = t === StreamType.HTTP_REQUEST ? 'request' : 'response';
-      if (ctx.phase === phase) ctx.resume();
-      return Status.OK;
-    },
+    proxy_continue_stream: (type) => continueStream(u32(type)),
+    // ABI 0.1.0 spells continue per direction.
+    proxy_continue_request: () => continueStream(StreamType.HTTP_REQUEST),
+    proxy_continue_response: () => continueStream(StreamType.HTTP_RESPONSE),
+    // Envoy's 0.1.0 clear_route_cache re-picks the route; this host has one fixed upstream.
+    proxy_clear_route_cache: () => Status.OK,
     proxy_close_stream(type) {
       const ctx = vm.streamContext();
       if (!ctx) return Status.BAD_ARGUMENT;

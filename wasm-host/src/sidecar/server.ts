@@ -137,7 +137,9 @@ export async function startSidecar(
       const headers: Array<[string, string]> = [];
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
         const k = req.rawHeaders[i].toLowerCase();
-        if (!HOP_BY_HOP.has(k) && k !== 'host') headers.push([k, req.rawHeaders[i + 1]]);
+        // content-length stays visible to the plugin, as in Envoy; the forwarded request is re-framed.
+        if ((!HOP_BY_HOP.has(k) || k === 'content-length') && k !== 'host')
+          headers.push([k, req.rawHeaders[i + 1]]);
       }
       // Like Envoy's HTTP connection manager: a request id and the forwarded protocol.
       if (!headers.some(([k]) => k === 'x-request-id'))

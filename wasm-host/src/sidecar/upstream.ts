@@ -72,7 +72,8 @@ export class UpstreamClient {
             const pairs: Array<[string, string]> = [];
             for (let i = 0; i < res.rawHeaders.length; i += 2) {
               const k = res.rawHeaders[i].toLowerCase();
-              if (!HOP_BY_HOP.has(k)) pairs.push([k, res.rawHeaders[i + 1]]);
+              if (!HOP_BY_HOP.has(k) || k === 'content-length')
+                pairs.push([k, res.rawHeaders[i + 1]]);
             }
             resolve({ status: res.statusCode ?? 502, headers: pairs, body: Buffer.concat(chunks) });
           });
