@@ -63,8 +63,13 @@ export class StreamContextState extends ContextState {
   responseCodeDetails = '';
   /** Set when the plugin continued during the callback that then returned PAUSE. */
   continued = false;
+  /** Body bytes received so far in each direction (request.size, response.size). */
+  requestBodyBytes = 0;
+  responseBodyBytes = 0;
   /** Resolves a pending pause (continue, local reply, close, or VM failure). */
   private waiter: (() => void) | undefined;
+  /** Told when something resumes the stream while it is not paused (e.g. a local reply from a callout). */
+  onUnpausedResume: (() => void) | undefined;
 
   constructor(
     id: number,
@@ -88,7 +93,8 @@ export class StreamContextState extends ContextState {
     this.continued = true;
     const waiter = this.waiter;
     this.waiter = undefined;
-    waiter?.();
+    if (waiter) waiter();
+    else this.onUnpausedResume?.();
   }
 
   get isPaused(): boolean {

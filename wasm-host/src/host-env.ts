@@ -1,5 +1,6 @@
 import type { LogLevel } from './abi';
 import type { HttpCallClient } from './http-client';
+import type { StreamLimits } from './stream-limits';
 import type { MetricsStore } from './metrics-store';
 import type { SharedData, SharedQueues } from './shared-state';
 import type { FailStrategy, HttpCallRecord } from './types';
@@ -18,6 +19,7 @@ export interface ResolvedConfig {
   autoTick: boolean;
   now: () => bigint;
   maxHttpCallResponseBytes: number;
+  streamLimits: StreamLimits;
 }
 
 /** What the VMs of one host share. */

@@ -5,7 +5,8 @@ import type { HostEnv, ResolvedConfig } from './host-env';
 import { HttpCallClient } from './http-client';
 import { MetricsStore } from './metrics-store';
 import { SharedData, SharedQueues } from './shared-state';
-import { runStream } from './stream-runner';
+import { DEFAULT_STREAM_LIMITS, type HttpStream, type StreamSink } from './http-stream';
+import { openHttpStream, runStream } from './stream-runner';
 import type {
   HostOptions,
   HttpCallRecord,
@@ -52,6 +53,11 @@ function resolveConfig(options: HostOptions): ResolvedConfig {
     autoTick: options.autoTick ?? false,
     now: options.now ?? (() => BigInt(Date.now()) * 1_000_000n),
     maxHttpCallResponseBytes: options.maxHttpCallResponseBytes ?? 16 << 20,
+    streamLimits: {
+      bufferLimitBytes: options.bufferLimitBytes ?? DEFAULT_STREAM_LIMITS.bufferLimitBytes,
+      maxHeaderBytes: options.maxHeaderBytes ?? DEFAULT_STREAM_LIMITS.maxHeaderBytes,
+      idleTimeoutMs: options.streamIdleTimeoutMs ?? DEFAULT_STREAM_LIMITS.idleTimeoutMs,
+    },
   };
 }
 
@@ -215,7 +221,22 @@ export class ProxyWasmHost {
   ): Promise<StreamResult> {
     if (this.closed) return Promise.reject(new Error('host is closed'));
     const index = options.vm ?? this.nextVm++ % this.concurrency;
-    return runStream(this.vm(index), this.env.config.failStrategy, request, upstream, {
+    const { failStrategy, streamLimits } = this.env.config;
+    return runStream(this.vm(index), failStrategy, streamLimits, request, upstream, {
+      source: options.sourceAddress ?? '127.0.0.1:50000',
+      destination: options.destinationAddress ?? '127.0.0.1:15001',
+    });
+  }
+
+  /**
+   * Opens a stream for a driver that has the traffic in pieces (the sidecar): feed it request and
+   * response events as they arrive; what the plugin lets through goes to `sink`.
+   */
+  openStream(sink: StreamSink, options: StreamOptions = {}): HttpStream {
+    if (this.closed) throw new Error('host is closed');
+    const index = options.vm ?? this.nextVm++ % this.concurrency;
+    const { failStrategy, streamLimits } = this.env.config;
+    return openHttpStream(this.vm(index), failStrategy, streamLimits, sink, {
       source: options.sourceAddress ?? '127.0.0.1:50000',
       destination: options.destinationAddress ?? '127.0.0.1:15001',
     });

@@ -11,9 +11,11 @@ export type {
   LogEntry,
   StreamOptions,
   StreamRequest,
+  StreamBody,
   StreamResult,
   Upstream,
   UpstreamResponse,
 } from './types';
+export type { HttpStream, StreamEnd, StreamLimits, StreamSink } from './http-stream';
 export { startSidecar, type RunningSidecar } from './sidecar/server';
 export { parseSidecarArgs, type SidecarOptions } from './sidecar/options';

@@ -31,7 +31,19 @@ export interface HostOptions {
   onHostLog?: (entry: LogEntry) => void;
   /** Largest http call response body accepted; default 16 MiB. */
   maxHttpCallResponseBytes?: number;
+  /**
+   * Largest body a plugin may buffer (StopIterationAndBuffer) or produce; past it the request gets 413 and
+   * the response 500, as Envoy's buffer limit does. Default 1 MiB (Envoy's per-connection buffer limit).
+   */
+  bufferLimitBytes?: number;
+  /** Largest header map a plugin may produce; default 60 KiB (Envoy's max_request_headers_kb). */
+  maxHeaderBytes?: number;
+  /** A stream idle this long ends (408, or a reset once response headers went out); default 0 = never. */
+  streamIdleTimeoutMs?: number;
 }
+
+/** A body: one piece, or the chunks it arrives in (each a body callback, like Envoy's data frames). */
+export type StreamBody = Buffer | string | ReadonlyArray<Buffer | string>;
 
 /** vm = VM index 0..concurrency-1 */
 export interface LogEntry {
@@ -66,14 +78,14 @@ export interface StreamRequest {
   path: string;
   authority?: string;
   headers?: Array<[string, string]>;
-  body?: Buffer | string;
+  body?: StreamBody;
   trailers?: Array<[string, string]>;
 }
 
 export interface UpstreamResponse {
   status: number;
   headers?: Array<[string, string]>;
-  body?: Buffer | string;
+  body?: StreamBody;
   trailers?: Array<[string, string]>;
 }
 
@@ -81,6 +93,8 @@ export interface ForwardedRequest {
   /** The request header map as the plugin left it, pseudo-headers included. */
   headers: Array<[string, string]>;
   body: Buffer;
+  /** The body in the pieces the plugin let through. */
+  bodyChunks: Buffer[];
   trailers: Array<[string, string]>;
 }
 
@@ -91,6 +105,8 @@ export interface StreamResult {
   /** Response headers without pseudo-headers. */
   headers: Array<[string, string]>;
   body: Buffer;
+  /** The body in the pieces the plugin let through. */
+  bodyChunks: Buffer[];
   trailers: Array<[string, string]>;
   /** The plugin (or the host's fail-closed path) answered instead of the upstream. */
   localReply: boolean;

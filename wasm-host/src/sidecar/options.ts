@@ -25,6 +25,10 @@ export interface SidecarOptions {
   vmId: string;
   logLevel: LogLevel;
   failStrategy: FailStrategy;
+  /** Largest body a plugin may buffer or produce (413 / 500 past it). */
+  bufferLimitBytes: number;
+  /** A stream idle this long ends (Envoy's stream_idle_timeout); 0 = never. */
+  streamIdleTimeoutMs: number;
 }
 
 /** A bad command line; the CLI prints it with the usage text and exits 2. */
@@ -49,6 +53,10 @@ export const USAGE = `usage: npm run sidecar -- --upstream URL [options]
   --vm-id ID                plugin_vm_id property (default '')
   --log-level LEVEL         trace|debug|info|warn|error|critical (default info)
   --fail-strategy S         FAIL_CLOSE (default) or FAIL_OPEN
+  --buffer-limit-bytes N    largest body a plugin may buffer or produce (default 1048576, Envoy's
+                            per-connection buffer limit); past it 413 (request) / 500 (response)
+  --stream-idle-timeout-ms N  end a stream idle this long: 408, or a reset once the answer started
+                            (default 300000, Envoy's stream_idle_timeout; 0 = never)
   --help                    this text`;
 
 const LEVELS: Record<string, LogLevel> = {
@@ -92,6 +100,15 @@ function parseHttpUrl(flag: string, value: string): URL {
   return url;
 }
 
+/** A non-negative integer flag (milliseconds, bytes) of at most 9 digits, or its default. */
+function count(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(value)) {
+    throw new UsageError(`--${flag}: expected an integer 0..999999999, got "${value}"`);
+  }
+  return Number(value);
+}
+
 /** Parses the sidecar's command line; throws UsageError naming the offending flag. */
 export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
   let values;
@@ -116,6 +133,8 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
         'vm-id': { type: 'string' },
         'log-level': { type: 'string' },
         'fail-strategy': { type: 'string' },
+        'buffer-limit-bytes': { type: 'string' },
+        'stream-idle-timeout-ms': { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -128,12 +147,7 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
     throw new UsageError(`--concurrency: expected an integer 1..64, got "${values.concurrency}"`);
   }
-  const upstreamTimeoutMs = Number(values['upstream-timeout-ms'] ?? '15000');
-  if (!/^\d{1,9}$/.test(values['upstream-timeout-ms'] ?? '15000')) {
-    throw new UsageError(
-      `--upstream-timeout-ms: expected milliseconds 0..999999999, got "${values['upstream-timeout-ms']}"`,
-    );
-  }
+  const upstreamTimeoutMs = count('upstream-timeout-ms', values['upstream-timeout-ms'], 15000);
   const level = values['log-level'] ?? 'info';
   if (!Object.hasOwn(LEVELS, level)) throw new UsageError(`--log-level: unknown level "${level}"`);
   const fail = values['fail-strategy'] ?? 'FAIL_CLOSE';
@@ -159,5 +173,7 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
     vmId: values['vm-id'] ?? '',
     logLevel: LEVELS[level],
     failStrategy: fail,
+    bufferLimitBytes: count('buffer-limit-bytes', values['buffer-limit-bytes'], 1 << 20),
+    streamIdleTimeoutMs: count('stream-idle-timeout-ms', values['stream-idle-timeout-ms'], 300_000),
   };
 }

@@ -2,13 +2,20 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LogLevel } from '../abi';
+import type { HeaderPairs } from '../header-map';
 import { ProxyWasmHost } from '../host';
-import type { LogEntry, StreamResult } from '../types';
+import type { StreamInput, StreamSink } from '../http-stream';
+import type { LogEntry } from '../types';
 import type { SidecarOptions } from './options';
+import { PlainStream } from './plain-stream';
 import { statsPrometheus, statsText } from './stats';
-import { HOP_BY_HOP, UpstreamClient } from './upstream';
-
-const MAX_REQUEST_BODY = 16 << 20;
+import {
+  HOP_BY_HOP,
+  pairsOf,
+  UpstreamClient,
+  type UpstreamEvents,
+  type UpstreamExchange,
+} from './upstream';
 
 export interface RunningSidecar {
   readonly port: number;
@@ -25,24 +32,6 @@ function logPrefix(o: SidecarOptions): string {
     .filter((p) => p !== '')
     .map((p) => ` ${p}`)
     .join('');
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_REQUEST_BODY) {
-        resolve(undefined);
-        req.resume();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
@@ -92,6 +81,8 @@ export async function startSidecar(
         vmId: options.vmId,
         logLevel: options.logLevel,
         failStrategy: options.failStrategy,
+        bufferLimitBytes: options.bufferLimitBytes,
+        streamIdleTimeoutMs: options.streamIdleTimeoutMs,
         autoTick: true,
         onLog: pluginLine,
         onHostLog: (e) => {
@@ -106,67 +97,31 @@ export async function startSidecar(
   };
   let listenPort = options.listen.port;
 
-  const send = (res: ServerResponse, result: StreamResult, req: IncomingMessage) => {
-    if (result.reset) {
-      req.socket.destroy();
-      return;
-    }
-    const headers: Array<[string, string]> = result.headers.filter(([k]) => !HOP_BY_HOP.has(k));
-    headers.push(['content-length', String(result.body.length)]);
-    res.writeHead(result.status, headers.flat());
-    res.end(req.method === 'HEAD' ? undefined : result.body);
-  };
+  const hooks = streamHooks(options);
+  const openStream = (sink: StreamSink, req: IncomingMessage): StreamInput =>
+    host
+      ? host.openStream(sink, {
+          sourceAddress: `${req.socket.remoteAddress ?? '127.0.0.1'}:${req.socket.remotePort ?? 0}`,
+          destinationAddress: `${options.listen.host}:${listenPort}`,
+        })
+      : new PlainStream(sink);
 
   const proxy = createServer((req, res) => {
-    void (async () => {
-      counters['http.sidecar.downstream_rq_total']++;
-      const path = req.url ?? '/';
-      if (!path.startsWith('/')) {
-        // Absolute-form ("http://host/x") and other targets could name another host; the upstream is fixed.
-        req.resume();
-        res
-          .writeHead(400, { 'content-type': 'text/plain' })
-          .end('bad request target: expected a path starting with "/"\n');
-        return;
-      }
-      const body = await readBody(req);
-      if (body === undefined) {
-        res.writeHead(413, { 'content-type': 'text/plain' }).end('request body too large');
-        return;
-      }
-      const headers: Array<[string, string]> = [];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) {
-        const k = req.rawHeaders[i].toLowerCase();
-        // content-length stays visible to the plugin, as in Envoy; the forwarded request is re-framed.
-        if ((!HOP_BY_HOP.has(k) || k === 'content-length') && k !== 'host')
-          headers.push([k, req.rawHeaders[i + 1]]);
-      }
-      // Like Envoy's HTTP connection manager: a request id and the forwarded protocol.
-      if (!headers.some(([k]) => k === 'x-request-id'))
-        headers.push(['x-request-id', randomUUID()]);
-      const forwardedProto = headers.findIndex(([k]) => k === 'x-forwarded-proto');
-      if (forwardedProto >= 0) headers.splice(forwardedProto, 1);
-      headers.push(['x-forwarded-proto', 'http']);
-      const request = {
-        method: req.method ?? 'GET',
-        path,
-        authority: req.headers.host ?? options.upstream.host,
-        headers,
-        body,
-      };
-      const addresses = {
-        sourceAddress: `${req.socket.remoteAddress ?? '127.0.0.1'}:${req.socket.remotePort ?? 0}`,
-        destinationAddress: `${options.listen.host}:${listenPort}`,
-      };
-      const result: StreamResult = host
-        ? await host.runStream(request, (fwd) => upstream.send(fwd), addresses)
-        : await directStream(upstream, request);
-      if (result.localReply) counters['http.sidecar.downstream_rq_local_reply']++;
-      send(res, result, req);
-    })().catch((err: unknown) => {
-      hostLine({ vm: 0, level: LogLevel.ERROR, message: `request failed: ${String(err)}` });
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end('internal error');
+    counters['http.sidecar.downstream_rq_total']++;
+    const path = req.url ?? '/';
+    if (!path.startsWith('/')) {
+      // Absolute-form ("http://host/x") and other targets could name another host; the upstream is fixed.
+      req.resume();
+      res
+        .writeHead(400, { 'content-type': 'text/plain' })
+        .end('bad request target: expected a path starting with "/"\n');
+      return;
+    }
+    const stream = proxyStream(req, res, path, options, upstream, hooks, openStream, (e) =>
+      hostLine(e),
+    );
+    void stream.done.then((end) => {
+      if (end.localReply) counters['http.sidecar.downstream_rq_local_reply']++;
     });
   });
   proxy.keepAliveTimeout = 60_000;
@@ -214,45 +169,153 @@ export async function startSidecar(
   }
 }
 
-async function directStream(
-  upstream: UpstreamClient,
-  request: {
-    method: string;
-    path: string;
-    authority: string;
-    headers: Array<[string, string]>;
-    body: Buffer;
-  },
-): Promise<StreamResult> {
-  const headers: Array<[string, string]> = [
-    [':method', request.method],
-    [':path', request.path],
-    [':authority', request.authority],
-    ...request.headers,
+/**
+ * Per-stream hooks for emulations (e.g. Istio's metadata exchange): the one place where headers can be
+ * changed as they arrive from the downstream / upstream (before the plugin sees them) and as they leave
+ * towards the upstream / downstream (after it). Absent hooks change nothing.
+ */
+export interface StreamHooks {
+  requestHeadersFromDownstream?(headers: HeaderPairs): HeaderPairs;
+  requestHeadersToUpstream?(headers: HeaderPairs): HeaderPairs;
+  responseHeadersFromUpstream?(headers: HeaderPairs): HeaderPairs;
+  responseHeadersToDownstream?(headers: HeaderPairs): HeaderPairs;
+}
+
+/** The hooks the sidecar's options ask for; emulations add theirs here. */
+export function streamHooks(_options: SidecarOptions): StreamHooks {
+  return {};
+}
+
+/** Request headers as Envoy's connection manager hands them to filters: pseudo-headers first. */
+function downstreamRequestHeaders(
+  req: IncomingMessage,
+  path: string,
+  options: SidecarOptions,
+): HeaderPairs {
+  const headers: HeaderPairs = [
+    [':method', req.method ?? 'GET'],
+    [':path', path],
+    [':authority', req.headers.host ?? options.upstream.host],
+    [':scheme', 'http'],
   ];
-  try {
-    const res = await upstream.send({ headers, body: request.body, trailers: [] });
-    const body =
-      typeof res.body === 'string' ? Buffer.from(res.body) : (res.body ?? Buffer.alloc(0));
-    return {
-      status: res.status,
-      headers: res.headers ?? [],
-      body,
-      trailers: [],
-      localReply: false,
-      reset: false,
-    };
-  } catch {
-    const body = Buffer.from(
-      'upstream connect error or disconnect/reset before headers. reset reason: connection failure',
-    );
-    return {
-      status: 503,
-      headers: [['content-type', 'text/plain']],
-      body,
-      trailers: [],
-      localReply: true,
-      reset: false,
-    };
+  // content-length stays visible to the plugin, as in Envoy; the forwarded request is re-framed.
+  headers.push(...pairsOf(req.rawHeaders, (k) => HOP_BY_HOP.has(k) || k === 'host'));
+  // Like Envoy's HTTP connection manager: a request id and the forwarded protocol.
+  if (!headers.some(([k]) => k === 'x-request-id')) headers.push(['x-request-id', randomUUID()]);
+  const forwardedProto = headers.findIndex(([k]) => k === 'x-forwarded-proto');
+  if (forwardedProto >= 0) headers.splice(forwardedProto, 1);
+  headers.push(['x-forwarded-proto', 'http']);
+  return headers;
+}
+
+/**
+ * One proxied request, streamed both ways: request chunks go to the plugin and on to the upstream as
+ * they arrive, the answer likewise back to the client; reading pauses while a stream holds a buffer
+ * limit of input. A client that goes away ends the stream (on_done, on_log, on_delete run).
+ */
+function proxyStream(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  options: SidecarOptions,
+  upstream: UpstreamClient,
+  hooks: StreamHooks,
+  open: (sink: StreamSink, req: IncomingMessage) => StreamInput,
+  log: (e: LogEntry) => void,
+): StreamInput {
+  let exchange: UpstreamExchange | undefined;
+  const isHead = req.method === 'HEAD';
+  const events: UpstreamEvents = {
+    headers: (h, eos) => {
+      stream.responseHeaders(hooks.responseHeadersFromUpstream?.(h) ?? h, eos);
+      if (!stream.writable) exchange?.pause();
+    },
+    data: (chunk, eos) => {
+      stream.responseData(chunk, eos);
+      if (!stream.writable) exchange?.pause();
+    },
+    trailers: (t) => stream.responseTrailers(t),
+    failed: (kind) => {
+      if (kind === 'timeout') {
+        stream.upstreamFailed(504, 'upstream request timeout', 'upstream_response_timeout');
+      } else {
+        stream.upstreamFailed();
+      }
+    },
+  };
+  const sink: StreamSink = {
+    upstreamHeaders(headers, eos) {
+      const out = hooks.requestHeadersToUpstream?.(headers) ?? headers;
+      try {
+        exchange = upstream.open(out, eos, events);
+      } catch (err) {
+        // A plugin's :path that is not a path fails like an unreachable upstream.
+        log({ vm: 0, level: LogLevel.WARN, message: `upstream request refused: ${String(err)}` });
+        stream.upstreamFailed();
+      }
+    },
+    upstreamData: (chunk, eos) => exchange?.write(chunk, eos),
+    upstreamTrailers: (trailers) => exchange?.trailers(trailers),
+    upstreamCancel: () => exchange?.cancel(),
+    downstreamHeaders(headers, eos) {
+      if (res.destroyed) return;
+      const out = hooks.responseHeadersToDownstream?.(headers) ?? headers;
+      const status = Number(out.find(([k]) => k === ':status')?.[1] ?? 502);
+      const pairs = out.filter(([k]) => !k.startsWith(':') && !HOP_BY_HOP.has(k));
+      res.writeHead(status, pairs.flat());
+      if (eos || isHead) res.end();
+    },
+    downstreamData(chunk, eos) {
+      if (res.destroyed || res.writableEnded) return;
+      if (eos) {
+        res.end(chunk);
+        return;
+      }
+      if (chunk.length > 0 && !res.write(chunk)) {
+        return new Promise<void>((resolve) => {
+          res.once('drain', resolve);
+          res.once('close', resolve);
+        });
+      }
+    },
+    downstreamTrailers(trailers) {
+      if (res.destroyed || res.writableEnded) return;
+      res.addTrailers(Object.fromEntries(trailers));
+      res.end();
+    },
+    downstreamReset: () => req.socket.destroy(),
+  };
+  const stream = open(sink, req);
+  stream.onDrain = () => {
+    req.resume();
+    exchange?.resume();
+  };
+  res.on('close', () => {
+    if (!res.writableFinished) stream.downstreamClosed();
+  });
+
+  const headers = downstreamRequestHeaders(req, path, options);
+  const declared = req.headers['content-length'];
+  const length = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : undefined;
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  const hasBody = chunked || (length !== undefined && length > 0);
+  stream.requestHeaders(hooks.requestHeadersFromDownstream?.(headers) ?? headers, !hasBody);
+  if (!hasBody) {
+    req.resume();
+    return stream;
   }
+  let received = 0;
+  req.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    // With a content-length, the chunk that completes it carries end_of_stream (Envoy's HTTP/1 codec);
+    // a chunked body ends with an empty one.
+    stream.requestData(chunk, !chunked && received === length);
+    if (!stream.writable) req.pause();
+  });
+  req.on('end', () => {
+    const trailers = pairsOf(req.rawTrailers, () => false);
+    if (trailers.length > 0) stream.requestTrailers(trailers);
+    else if (chunked || received !== length) stream.requestData(Buffer.alloc(0), true);
+  });
+  return stream;
 }

@@ -7,7 +7,7 @@ export const AUTH_CLUSTER = 'outbound|9000||auth';
  * A WAT HTTP filter whose behaviour is chosen by the first byte of the request header `x-mode`:
  * l = local reply 403, p = pause, call the auth cluster, continue on its answer, t = trap, c = close stream,
  * b = replace the request body, anything else = pass. Always: adds `x-added: yes` to the request, adds
- * `x-plugin: wat` and removes `x-secret` on the response, appends "!" to the response body, logs
+ * `x-plugin: wat` and removes `x-secret` on the response, appends "!" to the response body (at end_of_stream), logs
  * response.code, and logs on_done/on_log/on_delete with the context id.
  */
 export function streamPlugin(): Promise<Uint8Array> {
@@ -95,7 +95,8 @@ export function streamPlugin(): Promise<Uint8Array> {
           (then (call $logU32At (i32.load (i32.const 520)))))
         (i32.const 0))
       (func (export "proxy_on_response_body") (param $id i32) (param $size i32) (param $eos i32) (result i32)
-        (drop (call $proxy_set_buffer_bytes (i32.const 1) (local.get $size) (i32.const 0) (i32.const 1210) (i32.const 1)))
+        (if (local.get $eos)
+          (then (drop (call $proxy_set_buffer_bytes (i32.const 1) (local.get $size) (i32.const 0) (i32.const 1210) (i32.const 1)))))
         (i32.const 0))
       (func (export "proxy_on_done") (param $id i32) (result i32)
         (if (i32.ne (local.get $id) (i32.const 1)) (then (call $logNum (i32.const 1240) (i32.const 5) (local.get $id))))

@@ -1,0 +1,100 @@
+import type { HeaderPairs } from '../header-map';
+import {
+  localReplyHeaders,
+  type StreamEnd,
+  type StreamInput,
+  type StreamSink,
+} from '../http-stream';
+
+/** A stream without a plugin (the sidecar's baseline): every event goes straight to the sink, in order. */
+export class PlainStream implements StreamInput {
+  private chain: Promise<void> = Promise.resolve();
+  private finished = false;
+  private ignoreUpstream = false;
+  private headersSent = false;
+  private readonly end: StreamEnd = { localReply: false, reset: false, details: '' };
+  private resolveDone!: (end: StreamEnd) => void;
+  readonly done = new Promise<StreamEnd>((resolve) => {
+    this.resolveDone = resolve;
+  });
+  readonly writable = true;
+  onDrain: (() => void) | undefined;
+
+  constructor(private readonly sink: StreamSink) {}
+
+  private then(work: () => void | Promise<void>): void {
+    this.chain = this.chain.then(() => (this.finished ? undefined : work()));
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.resolveDone(this.end);
+  }
+
+  requestHeaders(headers: HeaderPairs, endOfStream: boolean): void {
+    this.then(() => this.sink.upstreamHeaders(headers, endOfStream));
+  }
+
+  requestData(chunk: Buffer, endOfStream: boolean): void {
+    this.then(() => this.sink.upstreamData(chunk, endOfStream));
+  }
+
+  requestTrailers(trailers: HeaderPairs): void {
+    this.then(() => this.sink.upstreamTrailers(trailers));
+  }
+
+  responseHeaders(headers: HeaderPairs, endOfStream: boolean): void {
+    this.then(async () => {
+      if (this.ignoreUpstream) return;
+      this.headersSent = true;
+      await this.sink.downstreamHeaders(headers, endOfStream);
+      if (endOfStream) this.finish();
+    });
+  }
+
+  responseData(chunk: Buffer, endOfStream: boolean): void {
+    this.then(async () => {
+      if (this.ignoreUpstream) return;
+      await this.sink.downstreamData(chunk, endOfStream);
+      if (endOfStream) this.finish();
+    });
+  }
+
+  responseTrailers(trailers: HeaderPairs): void {
+    this.then(async () => {
+      if (this.ignoreUpstream) return;
+      await this.sink.downstreamTrailers(trailers);
+      this.finish();
+    });
+  }
+
+  upstreamFailed(
+    status = 503,
+    body = 'upstream connect error or disconnect/reset before headers. reset reason: connection failure',
+    details = 'upstream_reset_before_response_started',
+  ): void {
+    this.then(async () => {
+      if (this.ignoreUpstream) return;
+      this.ignoreUpstream = true;
+      if (this.headersSent) {
+        this.end.reset = true;
+        this.sink.downstreamReset();
+        return this.finish();
+      }
+      this.end.localReply = true;
+      this.end.details = details;
+      const bytes = Buffer.from(body);
+      await this.sink.downstreamHeaders(localReplyHeaders(status, bytes), false);
+      await this.sink.downstreamData(bytes, true);
+      this.finish();
+    });
+  }
+
+  downstreamClosed(): void {
+    if (this.finished) return;
+    this.end.reset = true;
+    this.sink.upstreamCancel();
+    this.finish();
+  }
+}
