@@ -103,3 +103,24 @@ export class StreamContextState extends ContextState {
 }
 
 export type AnyContext = RootContextState | StreamContextState;
+
+/** Which end of a proxied TCP connection closed it (proxy-wasm PeerType). */
+export enum PeerType {
+  UNKNOWN = 0,
+  LOCAL = 1,
+  REMOTE = 2,
+}
+
+/**
+ * A network (TCP) filter context: one proxied connection. It is a stream context (source/destination
+ * properties, effective context) whose data buffers are DOWNSTREAM_DATA (2) and UPSTREAM_DATA (3).
+ */
+export class NetworkContextState extends StreamContextState {
+  downstreamData: Buffer = Buffer.alloc(0);
+  upstreamData: Buffer = Buffer.alloc(0);
+  /** Which data buffer the running callback may read and change. */
+  liveData: 'downstream' | 'upstream' | undefined;
+  /** proxy_close_stream(DOWNSTREAM / UPSTREAM) asked for this end to be closed. */
+  closeDownstream = false;
+  closeUpstream = false;
+}

@@ -6,6 +6,7 @@ import { HttpCallClient } from './http-client';
 import { MetricsStore } from './metrics-store';
 import { SharedData, SharedQueues } from './shared-state';
 import { DEFAULT_STREAM_LIMITS, type HttpStream, type StreamSink } from './http-stream';
+import { NetworkStream, type ConnectionSink } from './network-stream';
 import { openHttpStream, runStream } from './stream-runner';
 import type {
   HostOptions,
@@ -240,6 +241,23 @@ export class ProxyWasmHost {
       source: options.sourceAddress ?? '127.0.0.1:50000',
       destination: options.destinationAddress ?? '127.0.0.1:15001',
     });
+  }
+
+  /**
+   * Opens a TCP connection through the plugin's network filter (round-robin over VMs): call `start()`,
+   * then feed `downstreamData` / `upstreamData` as bytes arrive and the close events; what the plugin
+   * lets through goes to `sink`.
+   */
+  openConnection(sink: ConnectionSink, options: StreamOptions = {}): NetworkStream {
+    if (this.closed) throw new Error('host is closed');
+    const vm = this.vm(options.vm ?? this.nextVm++ % this.concurrency);
+    const ctx = vm.failed
+      ? undefined
+      : vm.createNetworkContext(
+          options.sourceAddress ?? '127.0.0.1:50000',
+          options.destinationAddress ?? '127.0.0.1:15001',
+        );
+    return new NetworkStream(vm, ctx, sink, this.env.config.failStrategy);
   }
 
   /** Metric name -> value on one VM, or summed over VMs when omitted (histograms: sample count). */

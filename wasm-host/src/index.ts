@@ -17,5 +17,7 @@ export type {
   UpstreamResponse,
 } from './types';
 export type { HttpStream, StreamEnd, StreamLimits, StreamSink } from './http-stream';
+export { PeerType } from './contexts';
+export type { ConnectionSink, NetworkStream } from './network-stream';
 export { startSidecar, type RunningSidecar } from './sidecar/server';
 export { parseSidecarArgs, type SidecarOptions } from './sidecar/options';

@@ -6,7 +6,12 @@ import {
   UNIMPLEMENTED_HOST_FUNCTIONS,
   VERSION_ONLY_HOST_FUNCTIONS,
 } from './abi';
-import { RootContextState, StreamContextState, type AnyContext } from './contexts';
+import {
+  NetworkContextState,
+  RootContextState,
+  StreamContextState,
+  type AnyContext,
+} from './contexts';
 import { describe, MemoryAccessError, PluginLoadError, ProcExit } from './errors';
 import { GuestMemory } from './guest-memory';
 import type { HostEnv } from './host-env';
@@ -242,6 +247,23 @@ export class Vm implements VmApi {
     destinationAddress: string,
   ): StreamContextState | undefined {
     const ctx = new StreamContextState(
+      this.newContextId(),
+      this.root.id,
+      this.env.config.now(),
+      sourceAddress,
+      destinationAddress,
+    );
+    this.contexts.set(ctx.id, ctx);
+    if (!this.call('proxy_on_context_create', ctx, [ctx.id, this.root.id]).ok) return undefined;
+    return ctx;
+  }
+
+  /** A network filter context for one TCP connection; undefined when context creation trapped. */
+  createNetworkContext(
+    sourceAddress: string,
+    destinationAddress: string,
+  ): NetworkContextState | undefined {
+    const ctx = new NetworkContextState(
       this.newContextId(),
       this.root.id,
       this.env.config.now(),

@@ -74,10 +74,15 @@ describe('streamed bodies', () => {
   });
 
   it('answers 413 when the plugin buffers more than the buffer limit; the upstream is not called', async () => {
-    const host = await hosts.start({ wasm, concurrency: 1, bufferLimitBytes: 4 });
+    const host = await hosts.start({ wasm, concurrency: 1, bufferLimitBytes: 20 });
     const upstream = jest.fn(async () => ({ status: 200 }));
     const result = await host.runStream(
-      { method: 'POST', path: '/', headers: [['x-mode', 'b']], body: ['aa', 'bbb', 'c'] },
+      {
+        method: 'POST',
+        path: '/',
+        headers: [['x-mode', 'b']],
+        body: ['a'.repeat(10), 'b'.repeat(11), 'c'],
+      },
       upstream,
     );
     expect(result.status).toBe(413);
@@ -85,6 +90,16 @@ describe('streamed bodies', () => {
     // The local reply passes the response callbacks, as Envoy's encoder filters see it (mode b adds "#").
     expect(result.body.toString()).toBe('Payload Too Large#');
     expect(upstream).not.toHaveBeenCalled();
+  });
+
+  it('lets a plugin grow a body only up to the buffer limit', async () => {
+    const host = await hosts.start({ wasm, concurrency: 1, bufferLimitBytes: 3 });
+    const result = await host.runStream(
+      { method: 'GET', path: '/', headers: [['x-mode', 'b']] },
+      { status: 200, body: 'xyz' },
+    );
+    // Appending "#" would make 4 bytes: proxy_set_buffer_bytes answers BAD_ARGUMENT, the body stays.
+    expect(result.body.toString()).toBe('xyz');
   });
 
   it('answers 500 when the plugin buffers a response past the limit', async () => {

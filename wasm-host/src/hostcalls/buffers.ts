@@ -1,5 +1,5 @@
 import { BufferType, Status } from '../abi';
-import { StreamContextState } from '../contexts';
+import { NetworkContextState, StreamContextState } from '../contexts';
 import type { VmApi } from './vm-api';
 import { type HostFunctions, u32 } from './args';
 
@@ -19,6 +19,16 @@ function liveBuffer(vm: VmApi, type: number): LiveBuffer | undefined {
       return vm.inConfigure ? { bytes: config.pluginConfig } : undefined;
     case BufferType.HTTP_CALL_RESPONSE_BODY:
       return vm.httpCallResponse ? { bytes: vm.httpCallResponse.body } : undefined;
+    case BufferType.DOWNSTREAM_DATA:
+    case BufferType.UPSTREAM_DATA: {
+      const ctx = vm.current;
+      if (!(ctx instanceof NetworkContextState)) return undefined;
+      const want = type === BufferType.DOWNSTREAM_DATA ? 'downstream' : 'upstream';
+      if (ctx.liveData !== want) return undefined;
+      if (want === 'downstream')
+        return { bytes: ctx.downstreamData, replace: (b) => (ctx.downstreamData = b) };
+      return { bytes: ctx.upstreamData, replace: (b) => (ctx.upstreamData = b) };
+    }
     case BufferType.HTTP_REQUEST_BODY:
     case BufferType.HTTP_RESPONSE_BODY: {
       const ctx = vm.current;
@@ -75,6 +85,9 @@ export function bufferCalls(vm: VmApi): HostFunctions {
       if (!buffer.replace) return Status.BAD_ARGUMENT;
       const from = Math.min(u32(start), buffer.bytes.length);
       const to = Math.min(buffer.bytes.length, from + u32(size));
+      // A plugin cannot grow a body past the buffer limit (a 4-byte body must not become 335 MB).
+      const grown = buffer.bytes.length - (to - from) + data.length;
+      if (grown > vm.env.config.streamLimits.bufferLimitBytes) return Status.BAD_ARGUMENT;
       buffer.replace(
         Buffer.concat([buffer.bytes.subarray(0, from), data, buffer.bytes.subarray(to)]),
       );

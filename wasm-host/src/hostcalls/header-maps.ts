@@ -47,6 +47,12 @@ export function headerMapCalls(vm: VmApi): HostFunctions {
     const live = liveMap(vm, type);
     return live?.writable ? live.map : Status.BAD_ARGUMENT;
   };
+  /** Header maps a plugin writes stay within the header limit (Envoy's max_request_headers_kb). */
+  const fits = (map: HeaderMap, added: number, removedKey?: string): boolean => {
+    let bytes = added;
+    for (const [k, v] of map.pairs) if (k !== removedKey) bytes += k.length + v.length;
+    return bytes <= vm.env.config.streamLimits.maxHeaderBytes;
+  };
   return {
     proxy_get_header_map_pairs(type, ptrPtr, sizePtr) {
       // Envoy: a map that is not there reads as an empty map, and the call still answers OK.
@@ -58,6 +64,8 @@ export function headerMapCalls(vm: VmApi): HostFunctions {
       const pairs = decodePairs(mem().read(u32(ptr), u32(size))) ?? [];
       const map = writableMap(u32(type));
       if (typeof map === 'number') return map;
+      const bytes = pairs.reduce((n, [k, v]) => n + k.length + v.length, 0);
+      if (bytes > vm.env.config.streamLimits.maxHeaderBytes) return Status.BAD_ARGUMENT;
       map.setAll(pairs);
       return Status.OK;
     },
@@ -79,6 +87,7 @@ export function headerMapCalls(vm: VmApi): HostFunctions {
       const value = mem().readString(u32(valuePtr), u32(valueSize));
       const map = writableMap(u32(type));
       if (typeof map === 'number') return map;
+      if (!fits(map, key.length + value.length)) return Status.BAD_ARGUMENT;
       map.add(key, value);
       return Status.OK;
     },
@@ -87,6 +96,7 @@ export function headerMapCalls(vm: VmApi): HostFunctions {
       const value = mem().readString(u32(valuePtr), u32(valueSize));
       const map = writableMap(u32(type));
       if (typeof map === 'number') return map;
+      if (!fits(map, key.length + value.length, key.toLowerCase())) return Status.BAD_ARGUMENT;
       map.replace(key, value);
       return Status.OK;
     },

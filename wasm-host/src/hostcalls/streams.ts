@@ -1,4 +1,5 @@
 import { Status, StreamType } from '../abi';
+import { NetworkContextState } from '../contexts';
 import { decodePairs } from '../header-map';
 import type { VmApi } from './vm-api';
 import { type HostFunctions, i32, u32 } from './args';
@@ -24,6 +25,14 @@ export function streamCalls(vm: VmApi): HostFunctions {
       const ctx = vm.streamContext();
       if (!ctx) return Status.BAD_ARGUMENT;
       const t = u32(type);
+      if (ctx instanceof NetworkContextState) {
+        // Envoy closes that end of the connection after flushing what was written (FlushWrite).
+        if (t === StreamType.DOWNSTREAM) ctx.closeDownstream = true;
+        else if (t === StreamType.UPSTREAM) ctx.closeUpstream = true;
+        else return Status.BAD_ARGUMENT;
+        ctx.resume();
+        return Status.OK;
+      }
       if (t !== StreamType.HTTP_REQUEST && t !== StreamType.HTTP_RESPONSE)
         return Status.BAD_ARGUMENT;
       if (ctx.phase !== 'done') {
@@ -49,6 +58,7 @@ export function streamCalls(vm: VmApi): HostFunctions {
       const headers = decodePairs(mem.read(u32(headersPtr), u32(headersSize))) ?? [];
       const ctx = vm.streamContext();
       if (!ctx || ctx.phase === 'done') return Status.BAD_ARGUMENT;
+      if (body.length > vm.env.config.streamLimits.bufferLimitBytes) return Status.BAD_ARGUMENT;
       const status = u32(statusCode);
       if (status < 200 || status > 599) return Status.BAD_ARGUMENT;
       if (ctx.localReplyCount > 0) return Status.BAD_ARGUMENT;

@@ -29,6 +29,8 @@ export interface SidecarOptions {
   bufferLimitBytes: number;
   /** A stream idle this long ends (Envoy's stream_idle_timeout); 0 = never. */
   streamIdleTimeoutMs: number;
+  /** TCP mode: connections are forwarded to this address through the plugin's network filter. */
+  tcpUpstream?: Address;
 }
 
 /** A bad command line; the CLI prints it with the usage text and exits 2. */
@@ -44,6 +46,8 @@ export const USAGE = `usage: npm run sidecar -- --upstream URL [options]
   --listen HOST:PORT        proxy address (default 127.0.0.1:15001; port 0 = any free port)
   --admin HOST:PORT         admin address with /stats and /ready (default 127.0.0.1:15000)
   --upstream URL            where requests are forwarded, e.g. http://127.0.0.1:8080
+                            (with --tcp: HOST:PORT or tcp://HOST:PORT)
+  --tcp                     TCP mode: forward connections through the plugin's network filter
   --upstream-timeout-ms N   answer 504 when the upstream has not answered in full by then
                             (default 15000, Envoy's route timeout; 0 = no limit)
   --concurrency N           VMs, like Envoy worker threads (default 2)
@@ -135,6 +139,7 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
         'fail-strategy': { type: 'string' },
         'buffer-limit-bytes': { type: 'string' },
         'stream-idle-timeout-ms': { type: 'string' },
+        tcp: { type: 'boolean' },
         help: { type: 'boolean' },
       },
     }));
@@ -164,7 +169,12 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
     clusters,
     listen: parseAddress('listen', values.listen ?? '127.0.0.1:15001'),
     admin: parseAddress('admin', values.admin ?? '127.0.0.1:15000'),
-    upstream: parseHttpUrl('upstream', values.upstream),
+    upstream: values.tcp
+      ? new URL(`http://${values.upstream.replace(/^tcp:\/\//, '')}`)
+      : parseHttpUrl('upstream', values.upstream),
+    tcpUpstream: values.tcp
+      ? parseAddress('upstream', values.upstream.replace(/^tcp:\/\//, ''))
+      : undefined,
     upstreamTimeoutMs,
     concurrency,
     nodeMetadata: parsePairs('node-metadata', values['node-metadata'] ?? []),

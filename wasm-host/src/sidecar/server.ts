@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { LogLevel } from '../abi';
 import type { HeaderPairs } from '../header-map';
 import { ProxyWasmHost } from '../host';
@@ -9,6 +9,7 @@ import type { LogEntry } from '../types';
 import type { SidecarOptions } from './options';
 import { PlainStream } from './plain-stream';
 import { statsPrometheus, statsText } from './stats';
+import { createTcpProxy } from './tcp-proxy';
 import {
   HOP_BY_HOP,
   pairsOf,
@@ -34,7 +35,19 @@ function logPrefix(o: SidecarOptions): string {
     .join('');
 }
 
-function listen(server: Server, host: string, port: number): Promise<number> {
+/** Connections a server accepted and still has open, so closing it can end them (HTTP or TCP). */
+const openSockets = new WeakMap<NetServer, Set<Socket>>();
+
+function track(server: NetServer): void {
+  const sockets = new Set<Socket>();
+  openSockets.set(server, sockets);
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+}
+
+function listen(server: NetServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -44,10 +57,10 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+function closeServer(server: NetServer): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
-    server.closeAllConnections();
+    for (const socket of openSockets.get(server) ?? []) socket.destroy();
   });
 }
 
@@ -106,25 +119,35 @@ export async function startSidecar(
         })
       : new PlainStream(sink);
 
-  const proxy = createServer((req, res) => {
-    counters['http.sidecar.downstream_rq_total']++;
-    const path = req.url ?? '/';
-    if (!path.startsWith('/')) {
-      // Absolute-form ("http://host/x") and other targets could name another host; the upstream is fixed.
-      req.resume();
-      res
-        .writeHead(400, { 'content-type': 'text/plain' })
-        .end('bad request target: expected a path starting with "/"\n');
-      return;
-    }
-    const stream = proxyStream(req, res, path, options, upstream, hooks, openStream, (e) =>
-      hostLine(e),
-    );
-    void stream.done.then((end) => {
-      if (end.localReply) counters['http.sidecar.downstream_rq_local_reply']++;
+  const httpProxy = () =>
+    createServer((req, res) => {
+      counters['http.sidecar.downstream_rq_total']++;
+      const path = req.url ?? '/';
+      if (!path.startsWith('/')) {
+        // Absolute-form ("http://host/x") and other targets could name another host; the upstream is fixed.
+        req.resume();
+        res
+          .writeHead(400, { 'content-type': 'text/plain' })
+          .end('bad request target: expected a path starting with "/"\n');
+        return;
+      }
+      const stream = proxyStream(req, res, path, options, upstream, hooks, openStream, (e) =>
+        hostLine(e),
+      );
+      void stream.done.then((end) => {
+        if (end.localReply) counters['http.sidecar.downstream_rq_local_reply']++;
+      });
     });
-  });
-  proxy.keepAliveTimeout = 60_000;
+  const proxy: NetServer = options.tcpUpstream
+    ? createTcpProxy(
+        host,
+        options.tcpUpstream,
+        () => `${options.listen.host}:${listenPort}`,
+        hostLine,
+      )
+    : httpProxy();
+  if (!options.tcpUpstream) (proxy as ReturnType<typeof httpProxy>).keepAliveTimeout = 60_000;
+  track(proxy);
 
   const admin = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
@@ -147,6 +170,7 @@ export async function startSidecar(
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /stats or /ready\n');
     }
   });
+  track(admin);
 
   try {
     listenPort = await listen(proxy, options.listen.host, options.listen.port);
