@@ -35,4 +35,6 @@ export interface HostEnv {
   /** Logs once per host that a guest called something this host does not implement. */
   unimplemented(vm: number, name: string): void;
   countHostCall(): void;
+  /** Told when a guest callback starts and returns (the worker watchdog's clock). */
+  callWatch?: { enter(): void; exit(): void };
 }

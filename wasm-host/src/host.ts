@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { LogLevel } from './abi';
 import { describe, PluginLoadError } from './errors';
+import { capMemory } from './memory-limit';
 import type { HostEnv, ResolvedConfig } from './host-env';
 import { HttpCallClient } from './http-client';
 import { MetricsStore } from './metrics-store';
@@ -107,6 +108,7 @@ export class ProxyWasmHost {
       countHostCall: () => {
         this.hostCalls++;
       },
+      callWatch: options.callWatch,
     };
   }
 
@@ -133,8 +135,9 @@ export class ProxyWasmHost {
     }
     let module: WebAssembly.Module;
     try {
-      module = await WebAssembly.compile(bytes);
+      module = await WebAssembly.compile(capMemory(bytes, options.maxMemoryBytes ?? 1 << 30));
     } catch (err) {
+      if (err instanceof PluginLoadError) throw err;
       throw new PluginLoadError(`not a valid Wasm module: ${describe(err)}`);
     }
     abiVersionOf(module);

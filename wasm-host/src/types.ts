@@ -38,6 +38,13 @@ export interface HostOptions {
   bufferLimitBytes?: number;
   /** Largest header map a plugin may produce; default 60 KiB (Envoy's max_request_headers_kb). */
   maxHeaderBytes?: number;
+  /**
+   * Largest linear memory a VM may have (the module's memory maximum is lowered to it, as Envoy's V8 caps
+   * Wasm memory); growing past it fails, which fails the VM. Default 1 GiB.
+   */
+  maxMemoryBytes?: number;
+  /** Told when a guest callback starts and returns (used by the worker watchdog). */
+  callWatch?: { enter(): void; exit(): void };
   /** A stream idle this long ends (408, or a reset once response headers went out); default 0 = never. */
   streamIdleTimeoutMs?: number;
 }

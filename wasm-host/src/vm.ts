@@ -177,6 +177,7 @@ export class Vm implements VmApi {
     if (!f) return { ok: true, value: fallback };
     const previous = this.current;
     this.current = context;
+    this.env.callWatch?.enter();
     try {
       const value = f(...args);
       return { ok: true, value: typeof value === 'number' ? value : Number(value ?? 0) };
@@ -192,6 +193,7 @@ export class Vm implements VmApi {
       );
       return { ok: false };
     } finally {
+      this.env.callWatch?.exit();
       this.current = previous;
     }
   }

@@ -31,6 +31,12 @@ export interface SidecarOptions {
   streamIdleTimeoutMs: number;
   /** TCP mode: connections are forwarded to this address through the plugin's network filter. */
   tcpUpstream?: Address;
+  /** false (--in-process): every VM on the main thread, no watchdog (a baseline for bench:host). */
+  workerThreads: boolean;
+  /** A callback running longer than this fails its VM; 0 = no watchdog. */
+  watchdogMs: number;
+  /** Largest linear memory per VM. */
+  maxMemoryBytes: number;
 }
 
 /** A bad command line; the CLI prints it with the usage text and exits 2. */
@@ -48,6 +54,9 @@ export const USAGE = `usage: npm run sidecar -- --upstream URL [options]
   --upstream URL            where requests are forwarded, e.g. http://127.0.0.1:8080
                             (with --tcp: HOST:PORT or tcp://HOST:PORT)
   --tcp                     TCP mode: forward connections through the plugin's network filter
+  --watchdog-ms N           fail a VM whose callback runs longer than N ms (default 10000; 0 = off)
+  --max-memory-bytes N      linear memory cap per VM (default 1073741824, Envoy's 1 GiB)
+  --in-process              run every VM on the main thread (no worker threads, no watchdog)
   --upstream-timeout-ms N   answer 504 when the upstream has not answered in full by then
                             (default 15000, Envoy's route timeout; 0 = no limit)
   --concurrency N           VMs, like Envoy worker threads (default 2)
@@ -140,6 +149,9 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
         'buffer-limit-bytes': { type: 'string' },
         'stream-idle-timeout-ms': { type: 'string' },
         tcp: { type: 'boolean' },
+        'watchdog-ms': { type: 'string' },
+        'max-memory-bytes': { type: 'string' },
+        'in-process': { type: 'boolean' },
         help: { type: 'boolean' },
       },
     }));
@@ -185,5 +197,8 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
     failStrategy: fail,
     bufferLimitBytes: count('buffer-limit-bytes', values['buffer-limit-bytes'], 1 << 20),
     streamIdleTimeoutMs: count('stream-idle-timeout-ms', values['stream-idle-timeout-ms'], 300_000),
+    workerThreads: !values['in-process'],
+    watchdogMs: count('watchdog-ms', values['watchdog-ms'], 10_000),
+    maxMemoryBytes: count('max-memory-bytes', values['max-memory-bytes'], 1 << 30),
   };
 }

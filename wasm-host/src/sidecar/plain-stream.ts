@@ -20,7 +20,11 @@ export class PlainStream implements StreamInput {
   readonly writable = true;
   onDrain: (() => void) | undefined;
 
-  constructor(private readonly sink: StreamSink) {}
+  /** `failClosed`: the stream's VM is gone under FAIL_CLOSE, so the answer is 503 and nothing is forwarded. */
+  constructor(
+    private readonly sink: StreamSink,
+    private readonly failClosed = false,
+  ) {}
 
   private then(work: () => void | Promise<void>): void {
     this.chain = this.chain.then(() => (this.finished ? undefined : work()));
@@ -33,14 +37,17 @@ export class PlainStream implements StreamInput {
   }
 
   requestHeaders(headers: HeaderPairs, endOfStream: boolean): void {
+    if (this.failClosed) return this.upstreamFailed(503, '', 'wasm_fail_stream');
     this.then(() => this.sink.upstreamHeaders(headers, endOfStream));
   }
 
   requestData(chunk: Buffer, endOfStream: boolean): void {
+    if (this.failClosed) return;
     this.then(() => this.sink.upstreamData(chunk, endOfStream));
   }
 
   requestTrailers(trailers: HeaderPairs): void {
+    if (this.failClosed) return;
     this.then(() => this.sink.upstreamTrailers(trailers));
   }
 
@@ -85,8 +92,8 @@ export class PlainStream implements StreamInput {
       this.end.localReply = true;
       this.end.details = details;
       const bytes = Buffer.from(body);
-      await this.sink.downstreamHeaders(localReplyHeaders(status, bytes), false);
-      await this.sink.downstreamData(bytes, true);
+      await this.sink.downstreamHeaders(localReplyHeaders(status, bytes), bytes.length === 0);
+      if (bytes.length > 0) await this.sink.downstreamData(bytes, true);
       this.finish();
     });
   }

@@ -4,10 +4,12 @@ import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { LogLevel } from '../abi';
 import type { HeaderPairs } from '../header-map';
 import { ProxyWasmHost } from '../host';
+import { WorkerHost, type WorkerHostOptions } from '../workers/worker-host';
 import type { StreamInput, StreamSink } from '../http-stream';
 import type { LogEntry } from '../types';
 import type { SidecarOptions } from './options';
 import { PlainStream } from './plain-stream';
+import type { SidecarHost } from './sidecar-host';
 import { statsPrometheus, statsText } from './stats';
 import { createTcpProxy } from './tcp-proxy';
 import {
@@ -21,7 +23,7 @@ import {
 export interface RunningSidecar {
   readonly port: number;
   readonly adminPort: number;
-  readonly host: ProxyWasmHost | undefined;
+  readonly host: SidecarHost | undefined;
   close(): Promise<void>;
 }
 
@@ -81,28 +83,33 @@ export async function startSidecar(
   const hostLine = (e: LogEntry) =>
     print(`[${stamp()}][worker ${e.vm}][${LEVEL_NAMES[e.level]}][wasm] wasm host: ${e.message}`);
 
-  const host = options.wasm
-    ? await ProxyWasmHost.start({
-        wasm: options.wasm,
-        pluginConfig: options.pluginConfig,
-        vmConfig: options.vmConfig,
-        concurrency: options.concurrency,
-        clusters: options.clusters,
-        nodeMetadata: options.nodeMetadata,
-        pluginName: options.pluginName,
-        rootId: options.rootId,
-        vmId: options.vmId,
-        logLevel: options.logLevel,
-        failStrategy: options.failStrategy,
-        bufferLimitBytes: options.bufferLimitBytes,
-        streamIdleTimeoutMs: options.streamIdleTimeoutMs,
-        autoTick: true,
-        onLog: pluginLine,
-        onHostLog: (e) => {
-          if (e.level >= LogLevel.INFO) hostLine(e);
-        },
-      })
-    : undefined;
+  const hostOptions: WorkerHostOptions = {
+    wasm: options.wasm ?? '',
+    pluginConfig: options.pluginConfig,
+    vmConfig: options.vmConfig,
+    concurrency: options.concurrency,
+    clusters: options.clusters,
+    nodeMetadata: options.nodeMetadata,
+    pluginName: options.pluginName,
+    rootId: options.rootId,
+    vmId: options.vmId,
+    logLevel: options.logLevel,
+    failStrategy: options.failStrategy,
+    bufferLimitBytes: options.bufferLimitBytes,
+    streamIdleTimeoutMs: options.streamIdleTimeoutMs,
+    maxMemoryBytes: options.maxMemoryBytes,
+    watchdogMs: options.watchdogMs,
+    autoTick: true,
+    onLog: pluginLine,
+    onHostLog: (e) => {
+      if (e.level >= LogLevel.INFO) hostLine(e);
+    },
+  };
+  const host: SidecarHost | undefined = !options.wasm
+    ? undefined
+    : options.workerThreads
+      ? await WorkerHost.start(hostOptions)
+      : await ProxyWasmHost.start(hostOptions);
   const upstream = new UpstreamClient(options.upstream, options.upstreamTimeoutMs);
   const counters = {
     'http.sidecar.downstream_rq_total': 0,
@@ -154,18 +161,20 @@ export async function startSidecar(
     if (url.pathname === '/ready') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('LIVE\n');
     } else if (url.pathname === '/stats') {
-      const series = host?.metricSeries() ?? [];
-      const own: Record<string, number> = {
-        ...counters,
-        'wasm.host_calls': host?.hostCallCount() ?? 0,
-      };
-      if (url.searchParams.get('format') === 'prometheus') {
-        res
-          .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-          .end(statsPrometheus(series));
-      } else {
-        res.writeHead(200, { 'content-type': 'text/plain' }).end(statsText(series, own));
-      }
+      void (async () => {
+        const series = (await host?.metricSeries()) ?? [];
+        const own: Record<string, number> = {
+          ...counters,
+          'wasm.host_calls': (await host?.hostCallCount()) ?? 0,
+        };
+        if (url.searchParams.get('format') === 'prometheus') {
+          res
+            .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+            .end(statsPrometheus(series));
+        } else {
+          res.writeHead(200, { 'content-type': 'text/plain' }).end(statsText(series, own));
+        }
+      })().catch(() => res.destroy());
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /stats or /ready\n');
     }

@@ -1,7 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { LogLevel } from '../abi';
 import { PeerType } from '../contexts';
-import type { ProxyWasmHost } from '../host';
+import type { SidecarHost } from './sidecar-host';
 import type { ConnectionSink } from '../network-stream';
 import type { LogEntry } from '../types';
 import type { Address } from './options';
@@ -27,7 +27,7 @@ function write(socket: Socket, chunk: Buffer, other: Socket): void | Promise<voi
  * VMs). Without a plugin, bytes are piped as they are. An unreachable upstream closes the client.
  */
 export function createTcpProxy(
-  host: ProxyWasmHost | undefined,
+  host: SidecarHost | undefined,
   upstream: Address,
   listen: () => string,
   log: (e: LogEntry) => void,
@@ -46,10 +46,9 @@ export function createTcpProxy(
       sourceAddress: `${down.remoteAddress ?? '127.0.0.1'}:${down.remotePort ?? 0}`,
       destinationAddress: listen(),
     });
-    if (conn && !conn.start()) {
-      up.destroy();
-      return;
-    }
+    void Promise.resolve(conn ? conn.start() : true).then((ok) => {
+      if (!ok) up.destroy();
+    });
     down.on('data', (c: Buffer) => (conn ? conn.downstreamData(c, false) : write(up, c, down)));
     down.on('end', () => (conn ? conn.downstreamData(Buffer.alloc(0), true) : up.end()));
     up.on('data', (c: Buffer) => (conn ? conn.upstreamData(c, false) : write(down, c, up)));
