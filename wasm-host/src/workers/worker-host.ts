@@ -447,6 +447,6 @@ export class WorkerHost implements SidecarHost {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.watchdog);
-    await Promise.all(this.vms.map((v) => v.close(5_000)));
+    await Promise.all(this.vms.map((v) => v.close(2_000)));
   }
 }
