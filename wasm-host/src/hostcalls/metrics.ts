@@ -22,7 +22,7 @@ export function metricCalls(vm: VmApi): HostFunctions {
       if (!m) return Status.NOT_FOUND;
       const delta = Number(i64(offset));
       if (m.type === MetricType.COUNTER) {
-        if (delta < 0) return Status.BAD_ARGUMENT;
+        if (delta <= 0) return Status.BAD_ARGUMENT;
         metrics.add(m.name, vm.index, delta);
       } else if (m.type === MetricType.GAUGE) {
         metrics.add(m.name, vm.index, delta);
