@@ -2,7 +2,7 @@ import type { LogLevel } from './abi';
 import type { HttpCallClient } from './http-client';
 import type { StreamLimits } from './stream-limits';
 import type { MetricsStore } from './metrics-store';
-import type { SharedData, SharedQueues } from './shared-state';
+import type { SharedDataApi, SharedQueuesApi } from './shared-state';
 import type { FailStrategy, HttpCallRecord } from './types';
 
 /** Host options with defaults applied. */
@@ -26,8 +26,8 @@ export interface ResolvedConfig {
 export interface HostEnv {
   readonly config: ResolvedConfig;
   readonly metrics: MetricsStore;
-  readonly shared: SharedData;
-  readonly queues: SharedQueues;
+  readonly shared: SharedDataApi;
+  readonly queues: SharedQueuesApi;
   readonly httpClient: HttpCallClient;
   recordHttpCall(record: HttpCallRecord): void;
   pluginLog(vm: number, level: LogLevel, message: string): void;

@@ -88,10 +88,12 @@ export class ProxyWasmHost {
     this.env = {
       config,
       metrics: new MetricsStore(concurrency),
-      shared: new SharedData(),
-      queues: new SharedQueues((owner, queueId) => {
-        setImmediate(() => this.vms[owner.vm]?.deliverQueueReady(owner.contextId, queueId));
-      }),
+      shared: options.sharedState?.shared ?? new SharedData(),
+      queues:
+        options.sharedState?.queues ??
+        new SharedQueues((owner, queueId) => {
+          setImmediate(() => this.deliverQueueReady(owner.vm, owner.contextId, queueId));
+        }),
       httpClient: new HttpCallClient(),
       recordHttpCall: (record) => pushBounded(this.httpCalls, record),
       pluginLog: (vm, level, message) => this.pluginLog(vm, level, message),
@@ -172,6 +174,11 @@ export class ProxyWasmHost {
     const vm = this.vms[index];
     if (!vm) throw new RangeError(`no VM ${index} (concurrency ${this.concurrency})`);
     return vm;
+  }
+
+  /** proxy_on_queue_ready on VM `vm`'s context (an enqueue on a queue it registered). */
+  deliverQueueReady(vm: number, contextId: number, queueId: number): void {
+    this.vms[vm]?.deliverQueueReady(contextId, queueId);
   }
 
   /** The ABI version the module declared. */

@@ -1,4 +1,5 @@
 import type { LogLevel } from './abi';
+import type { SharedDataApi, SharedQueuesApi } from './shared-state';
 
 export type FailStrategy = 'FAIL_OPEN' | 'FAIL_CLOSE';
 
@@ -43,6 +44,14 @@ export interface HostOptions {
    * Wasm memory); growing past it fails, which fails the VM. Default 1 GiB.
    */
   maxMemoryBytes?: number;
+  /**
+   * Shared data and queues kept elsewhere (VM worker threads share the main thread's); default: this
+   * host's own. `queueReady` is how the owner learns an enqueue happened elsewhere.
+   */
+  sharedState?: {
+    shared: SharedDataApi;
+    queues: SharedQueuesApi;
+  };
   /** Told when a guest callback starts and returns (used by the worker watchdog). */
   callWatch?: { enter(): void; exit(): void };
   /** A stream idle this long ends (408, or a reset once response headers went out); default 0 = never. */

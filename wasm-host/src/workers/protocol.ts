@@ -1,6 +1,7 @@
 import type { LogEntry } from '../types';
 import type { StreamEnd } from '../http-stream';
 import type { SeriesView } from '../sidecar/stats';
+import type { SharedOp } from './shared-rpc';
 
 /** Main thread -> VM worker. */
 export type ToWorker =
@@ -9,6 +10,8 @@ export type ToWorker =
   | { t: 'in'; id: number; m: string; a: unknown[] }
   | { t: 'ack'; seq: number }
   | { t: 'stats'; seq: number }
+  /** A shared queue this VM registered got an item (proxy_on_queue_ready). */
+  | { t: 'queueReady'; contextId: number; queueId: number }
   | { t: 'close' };
 
 /** VM worker -> main thread. */
@@ -22,6 +25,8 @@ export type FromWorker =
   | { t: 'done'; id: number; end?: StreamEnd }
   | { t: 'log'; host: boolean; e: LogEntry }
   | { t: 'stats'; seq: number; series: SeriesView[]; hostCalls: number }
+  /** A shared data / queue operation; the worker sleeps until the reply slot is written. */
+  | { t: 'sync'; s: SharedOp }
   | { t: 'closed' };
 
 /** Buffers cross postMessage as Uint8Array; turn them back into Buffers. */
@@ -31,6 +36,3 @@ export const revive = (args: unknown[]): unknown[] =>
       ? Buffer.from(a.buffer, a.byteOffset, a.byteLength)
       : a,
   );
-
-/** Watchdog slot layout in the worker's SharedArrayBuffer: [0] = ms timestamp the running callback began, 0 = idle. */
-export const WATCH_SLOTS = 1;

@@ -5,12 +5,16 @@ import type { HttpStream, StreamSink } from '../http-stream';
 import type { ConnectionSink, NetworkStream } from '../network-stream';
 import type { HostOptions } from '../types';
 import { revive, type FromWorker, type ToWorker } from './protocol';
+import { RemoteSharedState } from './shared-rpc';
 
 /** What the main thread hands each VM worker. */
 export interface VmWorkerData {
   options: HostOptions;
   /** Shared with the main thread's watchdog: when the running callback began (ms), 0 = idle. */
   watch: SharedArrayBuffer;
+  /** Shared data / queue calls: the wake-up word and the reply slot (see shared-rpc). */
+  control: SharedArrayBuffer;
+  reply: SharedArrayBuffer;
 }
 
 /** Sink methods whose promise carries backpressure: the worker waits for the main thread's ack. */
@@ -23,11 +27,13 @@ async function main(): Promise<void> {
   const post = (msg: FromWorker) => port.postMessage(msg);
   const watch = new Float64Array(data.watch);
   let depth = 0;
+  const remote = new RemoteSharedState(port, data.control, data.reply);
   let host: ProxyWasmHost;
   try {
     host = await ProxyWasmHost.start({
       ...data.options,
       concurrency: 1,
+      sharedState: { shared: remote, queues: remote },
       onLog: (e) => post({ t: 'log', host: false, e }),
       onHostLog: (e) => post({ t: 'log', host: true, e }),
       callWatch: {
@@ -106,6 +112,9 @@ async function main(): Promise<void> {
           series: host.metricSeries(),
           hostCalls: host.hostCallCount(),
         });
+        return;
+      case 'queueReady':
+        host.deliverQueueReady(0, msg.contextId, msg.queueId);
         return;
       case 'close':
         void host.close().then(() => {

@@ -15,7 +15,9 @@ import { PlainStream } from '../sidecar/plain-stream';
 import type { ConnectionInput, SidecarHost } from '../sidecar/sidecar-host';
 import type { SeriesView } from '../sidecar/stats';
 import type { HostOptions, LogEntry, StreamOptions } from '../types';
+import { SharedData, SharedQueues } from '../shared-state';
 import { revive, type FromWorker, type ToWorker } from './protocol';
+import { answerShared, REPLY_BYTES } from './shared-rpc';
 import type { VmWorkerData } from './vm-worker';
 
 export interface WorkerHostOptions extends HostOptions {
@@ -57,6 +59,8 @@ interface Remote {
 class VmWorker {
   readonly worker: Worker;
   private readonly watch = new Float64Array(new SharedArrayBuffer(8));
+  private readonly control = new SharedArrayBuffer(4);
+  private readonly reply = new SharedArrayBuffer(REPLY_BYTES);
   readonly remotes = new Map<number, Remote>();
   failed = false;
   private stats = new Map<number, (v: { series: SeriesView[]; hostCalls: number }) => void>();
@@ -69,10 +73,13 @@ class VmWorker {
     readonly index: number,
     options: WorkerHostOptions,
     private readonly log: (entry: LogEntry, host: boolean) => void,
+    private readonly state: { shared: SharedData; queues: SharedQueues },
   ) {
     const data: VmWorkerData = {
       options: stripFunctions(options),
       watch: this.watch.buffer as SharedArrayBuffer,
+      control: this.control,
+      reply: this.reply,
     };
     this.worker = startWorker(data);
     this.ready = new Promise((resolve, reject) => {
@@ -121,6 +128,16 @@ class VmWorker {
         this.lastStats = { series: msg.series, hostCalls: msg.hostCalls };
         this.stats.get(msg.seq)?.(this.lastStats);
         this.stats.delete(msg.seq);
+        return;
+      case 'sync':
+        answerShared(
+          msg.s,
+          this.index,
+          this.state.shared,
+          this.state.queues,
+          this.control,
+          this.reply,
+        );
         return;
       case 'closed':
         this.closedResolve?.();
@@ -333,7 +350,14 @@ export class WorkerHost implements SidecarHost {
     const concurrency = options.concurrency ?? 2;
     const log = (entry: LogEntry, isHost: boolean) =>
       isHost ? options.onHostLog?.(entry) : options.onLog?.(entry);
-    for (let i = 0; i < concurrency; i++) host.vms.push(new VmWorker(i, options, log));
+    // Shared data and queues live here, for every VM thread, as Envoy's are process-wide.
+    const state = {
+      shared: new SharedData(),
+      queues: new SharedQueues((owner, queueId) =>
+        host.vms[owner.vm]?.post({ t: 'queueReady', contextId: owner.contextId, queueId }),
+      ),
+    };
+    for (let i = 0; i < concurrency; i++) host.vms.push(new VmWorker(i, options, log, state));
     try {
       await Promise.all(host.vms.map((v) => v.ready));
     } catch (err) {
