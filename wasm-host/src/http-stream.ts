@@ -70,6 +70,15 @@ interface DirectionState {
   /** Body bytes sent on, and the content-length the headers that went out declared. */
   sent: number;
   declaredLength: number | undefined;
+  /**
+   * The headers callback paused (StopIteration): the headers wait for proxy_continue_stream, while body
+   * callbacks still run (Envoy's filter manager); a body callback answering Continue also resumes them.
+   */
+  headersPaused: boolean;
+  /** The paused headers ended the stream (no body follows). */
+  headersEos: boolean;
+  /** The peer's body is complete (its end_of_stream was seen) though parts may still be held. */
+  dataEnded: boolean;
 }
 
 const newDirection = (): DirectionState => ({
@@ -81,6 +90,9 @@ const newDirection = (): DirectionState => ({
   received: 0,
   sent: 0,
   declaredLength: undefined,
+  headersPaused: false,
+  headersEos: false,
+  dataEnded: false,
 });
 
 const UPSTREAM_FAILURE =
@@ -332,10 +344,46 @@ export class HttpStream implements StreamInput {
 
   /** Something resumed the stream outside a pause (a local reply or close from a callout, a trap). */
   private onUnpausedResume(): void {
-    if (this.inCallback || this.finished || this.interrupt() === 'none') return;
-    this.enqueue(0, async () => {
-      if (this.interrupt() !== 'none') await this.handleInterrupt();
-    });
+    if (this.inCallback || this.finished) return;
+    if (this.interrupt() !== 'none') {
+      this.enqueue(0, async () => {
+        if (this.interrupt() !== 'none') await this.handleInterrupt();
+      });
+      return;
+    }
+    const side: Side = this.ctx?.phase === 'response' ? 'response' : 'request';
+    if (this.dir(side).headersPaused) this.enqueue(0, () => this.resumeHeaders(side));
+  }
+
+  /** proxy_continue_stream for paused headers: they (and a complete held body) go on. */
+  private async resumeHeaders(side: Side): Promise<void> {
+    const dir = this.dir(side);
+    if (!dir.headersPaused || this.finished) return;
+    this.unpauseHeaders(side);
+    if (dir.headersEos) {
+      const headers = dir.pendingHeaders!;
+      dir.pendingHeaders = undefined;
+      dir.ended = true;
+      await this.emitHeaders(side, headers, true);
+      if (side === 'response') await this.finish();
+      return;
+    }
+    if (dir.buffered && dir.dataEnded) {
+      const held = dir.buffered;
+      dir.buffered = undefined;
+      await this.emitData(side, held, true);
+    }
+  }
+
+  /** Paused headers become pending ones (as the plugin left them), ready to go out with the body. */
+  private unpauseHeaders(side: Side): void {
+    const dir = this.dir(side);
+    if (!dir.headersPaused || !this.ctx) return;
+    dir.headersPaused = false;
+    const key = side === 'request' ? 'requestHeaders' : 'responseHeaders';
+    this.lend(key, 'none');
+    const map = side === 'request' ? this.ctx.requestHeaders : this.ctx.responseHeaders;
+    dir.pendingHeaders = map?.copy() ?? [];
   }
 
   private async handleInterrupt(): Promise<'stop' | 'open'> {
@@ -399,15 +447,18 @@ export class HttpStream implements StreamInput {
     if (ctx) ctx.requestHeaders.setAll(headers);
     if (this.pluginActive && ctx) {
       this.lend('requestHeaders', 'write');
-      try {
-        const args = [ctx.requestHeaders.size, endOfStream ? 1 : 0];
-        const o = await this.headerCallback('proxy_on_request_headers', args);
-        if (o === 'stop') return;
-        // FAIL_OPEN after a trap: the request goes on as the client sent it.
-        out = o === 'open' ? headers : ctx.requestHeaders.copy();
-      } finally {
-        this.lend('requestHeaders', 'none');
+      const args = [ctx.requestHeaders.size, endOfStream ? 1 : 0];
+      const r = await this.invoke('proxy_on_request_headers', args);
+      if (r === 'stop') return;
+      if (typeof r === 'number' && r !== 0 && !ctx.continued) {
+        // Paused: the map stays lent until the plugin continues.
+        this.request.headersPaused = true;
+        this.request.headersEos = endOfStream;
+        return;
       }
+      this.lend('requestHeaders', 'none');
+      // FAIL_OPEN after a trap: the request goes on as the client sent it.
+      out = r === 'open' ? headers : ctx.requestHeaders.copy();
     }
     if (this.finished || this.ignoreUpstream) return;
     if (endOfStream) {
@@ -427,14 +478,16 @@ export class HttpStream implements StreamInput {
     }
     if (this.pluginActive && ctx?.responseHeaders) {
       this.lend('responseHeaders', 'write');
-      try {
-        const args = [ctx.responseHeaders.size, endOfStream ? 1 : 0];
-        const o = await this.headerCallback('proxy_on_response_headers', args);
-        if (o === 'stop') return;
-        out = o === 'open' ? headers : ctx.responseHeaders.copy();
-      } finally {
-        this.lend('responseHeaders', 'none');
+      const args = [ctx.responseHeaders.size, endOfStream ? 1 : 0];
+      const r = await this.invoke('proxy_on_response_headers', args);
+      if (r === 'stop') return;
+      if (typeof r === 'number' && r !== 0 && !ctx.continued) {
+        this.response.headersPaused = true;
+        this.response.headersEos = endOfStream;
+        return;
       }
+      this.lend('responseHeaders', 'none');
+      out = r === 'open' ? headers : ctx.responseHeaders.copy();
     }
     if (this.finished) return;
     if (endOfStream) {
@@ -452,6 +505,7 @@ export class HttpStream implements StreamInput {
     const dir = this.dir(side);
     if (this.finished || dir.ended) return;
     dir.received += chunk.length;
+    if (endOfStream) dir.dataEnded = true;
     const ctx = this.ctx;
     if (ctx) {
       if (side === 'request') ctx.requestBodyBytes = dir.received;
@@ -570,6 +624,7 @@ export class HttpStream implements StreamInput {
       out = map.copy();
     }
     if (this.finished) return;
+    this.unpauseHeaders(side);
     if (dir.buffered) {
       const held = dir.buffered;
       dir.buffered = undefined;
@@ -639,6 +694,8 @@ export class HttpStream implements StreamInput {
   private async emitData(side: Side, chunk: Buffer, endOfStream: boolean): Promise<void> {
     const dir = this.dir(side);
     if (this.finished) return;
+    // Body bytes going on resume paused headers (Envoy: Continue from decodeData continues iteration).
+    this.unpauseHeaders(side);
     await this.flushHeaders(side, endOfStream, chunk.length);
     if (this.finished) return;
     if (endOfStream) dir.ended = true;
@@ -675,6 +732,8 @@ export class HttpStream implements StreamInput {
     if (this.ctx) this.ctx.responseCodeDetails = details;
     this.request.ended = true;
     this.request.pendingHeaders = undefined;
+    this.request.headersPaused = false;
+    this.lend('requestHeaders', 'none');
     this.queue.length = 0;
     this.queuedBytes = 0;
     // The reply replaces whatever of the upstream's answer was held.

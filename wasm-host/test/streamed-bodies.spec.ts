@@ -123,4 +123,33 @@ describe('streamed bodies', () => {
     expect(result.body.length).toBe(50_000);
     expect(host.metrics().get('response_chunks')).toBe(50);
   });
+
+  it('paused request headers: body callbacks still run; the body Continue at end_of_stream sends headers and body on', async () => {
+    const host = await hosts.start({ wasm, concurrency: 1 });
+    const result = await host.runStream(
+      { method: 'POST', path: '/', headers: [['x-mode', 'h']], body: ['aa', 'bbb', 'c'] },
+      { status: 200 },
+    );
+    expect(messages(host).slice(0, 7)).toEqual([
+      'req 2',
+      'eos 0',
+      'req 5',
+      'eos 0',
+      'req 6',
+      'eos 1',
+      'aabbbc',
+    ]);
+    expect(text(result.forwarded?.bodyChunks)).toEqual(['aabbbc']);
+    expect(result.status).toBe(200);
+  });
+
+  it("paused request headers: a body callback answering Continue resumes the stream (Envoy's filter manager)", async () => {
+    const host = await hosts.start({ wasm, concurrency: 1 });
+    const result = await host.runStream(
+      { method: 'POST', path: '/', headers: [['x-mode', 'H']], body: ['aa', 'bbb'] },
+      { status: 200 },
+    );
+    expect(text(result.forwarded?.bodyChunks)).toEqual(['aa', 'bbb']);
+    expect(result.status).toBe(200);
+  });
 });

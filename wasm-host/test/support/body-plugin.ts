@@ -3,7 +3,8 @@ import { buildPlugin } from './wat';
 /**
  * A WAT HTTP filter that counts body chunks and streams or buffers them, chosen by the first byte of the
  * request header `x-mode`: c = Continue every chunk, b = StopIterationAndBuffer until end_of_stream,
- * n = StopIterationNoBuffer until end_of_stream. Each body callback logs "req <body_size>" /
+ * n = StopIterationNoBuffer until end_of_stream; h = pause the request headers, then as b; H = pause the
+ * request headers, then as c (a body Continue resumes them, as in Envoy). Each body callback logs "req <body_size>" /
  * "resp <body_size>" and "eos <0|1>"; at end_of_stream it logs the whole buffer it can read. In mode b
  * it appends "#" to the response at end_of_stream. Metrics: `request_chunks`, `response_chunks`.
  */
@@ -32,6 +33,10 @@ export function bodyPlugin(): Promise<Uint8Array> {
         (global.set $mode (i32.const 0))
         (if (i32.eqz (call $proxy_get_header_map_value (i32.const 0) (i32.const 1024) (i32.const 6) (i32.const 520) (i32.const 524)))
           (then (global.set $mode (i32.load8_u (i32.load (i32.const 520))))))
+        (if (i32.eq (global.get $mode) (i32.const 104)) ;; h: pause, then buffer like b
+          (then (global.set $mode (i32.const 98)) (return (i32.const 1))))
+        (if (i32.eq (global.get $mode) (i32.const 72)) ;; H: pause, then continue like c
+          (then (global.set $mode (i32.const 99)) (return (i32.const 1))))
         (i32.const 0))
       (func $logWhole (param $buffer i32) (param $size i32)
         (if (i32.eqz (call $proxy_get_buffer_bytes (local.get $buffer) (i32.const 0) (local.get $size) (i32.const 520) (i32.const 524)))
