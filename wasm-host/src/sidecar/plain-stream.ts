@@ -6,6 +6,9 @@ import {
   type StreamSink,
 } from '../http-stream';
 
+/** Input a plain stream holds for a slow peer before the driver stops reading (one Envoy buffer). */
+const QUEUE_LIMIT = 1 << 20;
+
 /** A stream without a plugin (the sidecar's baseline): every event goes straight to the sink, in order. */
 export class PlainStream implements StreamInput {
   private chain: Promise<void> = Promise.resolve();
@@ -17,7 +20,8 @@ export class PlainStream implements StreamInput {
   readonly done = new Promise<StreamEnd>((resolve) => {
     this.resolveDone = resolve;
   });
-  readonly writable = true;
+  /** Bytes handed in but not yet taken by the sink (a slow peer); reading pauses past the limit. */
+  private queued = 0;
   onDrain: (() => void) | undefined;
 
   /** `failClosed`: the stream's VM is gone under FAIL_CLOSE, so the answer is 503 and nothing is forwarded. */
@@ -26,8 +30,19 @@ export class PlainStream implements StreamInput {
     private readonly failClosed = false,
   ) {}
 
-  private then(work: () => void | Promise<void>): void {
-    this.chain = this.chain.then(() => (this.finished ? undefined : work()));
+  get writable(): boolean {
+    return this.queued < QUEUE_LIMIT;
+  }
+
+  private then(work: () => void | Promise<void>, bytes = 0): void {
+    this.queued += bytes;
+    this.chain = this.chain
+      .then(() => (this.finished ? undefined : work()))
+      .finally(() => {
+        const wasWritable = this.writable;
+        this.queued -= bytes;
+        if (!wasWritable && this.writable) this.onDrain?.();
+      });
   }
 
   private finish(): void {
@@ -43,7 +58,7 @@ export class PlainStream implements StreamInput {
 
   requestData(chunk: Buffer, endOfStream: boolean): void {
     if (this.failClosed) return;
-    this.then(() => this.sink.upstreamData(chunk, endOfStream));
+    this.then(() => this.sink.upstreamData(chunk, endOfStream), chunk.length);
   }
 
   requestTrailers(trailers: HeaderPairs): void {
@@ -65,7 +80,7 @@ export class PlainStream implements StreamInput {
       if (this.ignoreUpstream) return;
       await this.sink.downstreamData(chunk, endOfStream);
       if (endOfStream) this.finish();
-    });
+    }, chunk.length);
   }
 
   responseTrailers(trailers: HeaderPairs): void {

@@ -24,8 +24,8 @@ export interface UpstreamEvents {
 
 /** One request on its way to the upstream. */
 export interface UpstreamExchange {
-  /** Writes a chunk; resolves when the socket can take more (backpressure). */
-  write(chunk: Buffer, endOfStream: boolean): Promise<void>;
+  /** Writes a chunk; a promise (backpressure) when the socket is full, resolved once it drained. */
+  write(chunk: Buffer, endOfStream: boolean): void | Promise<void>;
   trailers(trailers: HeaderPairs): void;
   cancel(): void;
   /** Stop / start reading the answer (backpressure from the client). */
@@ -141,14 +141,18 @@ export class UpstreamClient {
     }
     if (endOfStream) out.end();
     return {
-      write: (chunk, eos) =>
-        new Promise<void>((resolve) => {
-          if (done && !gotHeaders) return resolve();
-          if (eos) out.end(chunk, () => resolve());
-          else if (out.write(chunk)) resolve();
-          else out.once('drain', resolve);
-          if (eos) resolve();
-        }),
+      write: (chunk, eos) => {
+        if (done && !gotHeaders) return;
+        if (eos) {
+          out.end(chunk);
+          return;
+        }
+        if (out.write(chunk)) return;
+        return new Promise<void>((resolve) => {
+          out.once('drain', resolve);
+          out.once('close', resolve);
+        });
+      },
       trailers: (trailers) => {
         if (out.writableEnded) return;
         out.addTrailers(headerRecord(trailers));
