@@ -19,5 +19,7 @@ export type {
 export type { HttpStream, StreamEnd, StreamLimits, StreamSink } from './http-stream';
 export { PeerType } from './contexts';
 export type { ConnectionSink, NetworkStream } from './network-stream';
+export { WorkerHost, type WorkerHostOptions } from './workers/worker-host';
+export type { ConnectionInput, SidecarHost } from './sidecar/sidecar-host';
 export { startSidecar, type RunningSidecar } from './sidecar/server';
 export { parseSidecarArgs, type SidecarOptions } from './sidecar/options';

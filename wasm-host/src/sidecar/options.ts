@@ -174,6 +174,9 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
   const clusters = parsePairs('cluster', values.cluster ?? []);
   for (const url of Object.values(clusters)) parseHttpUrl('cluster', url);
   const rootId = values['root-id'] ?? '';
+  const tcpUpstream = values.tcp
+    ? parseAddress('upstream', values.upstream.replace(/^tcp:\/\//, ''))
+    : undefined;
   return {
     wasm: values.wasm,
     pluginConfig: values.config ?? '',
@@ -181,12 +184,13 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
     clusters,
     listen: parseAddress('listen', values.listen ?? '127.0.0.1:15001'),
     admin: parseAddress('admin', values.admin ?? '127.0.0.1:15000'),
-    upstream: values.tcp
-      ? new URL(`http://${values.upstream.replace(/^tcp:\/\//, '')}`)
+    // In TCP mode the HTTP upstream URL only names the same address (it is not used for requests).
+    upstream: tcpUpstream
+      ? new URL(
+          `http://${tcpUpstream.host.includes(':') ? `[${tcpUpstream.host}]` : tcpUpstream.host}:${tcpUpstream.port}`,
+        )
       : parseHttpUrl('upstream', values.upstream),
-    tcpUpstream: values.tcp
-      ? parseAddress('upstream', values.upstream.replace(/^tcp:\/\//, ''))
-      : undefined,
+    tcpUpstream,
     upstreamTimeoutMs,
     concurrency,
     nodeMetadata: parsePairs('node-metadata', values['node-metadata'] ?? []),
