@@ -34,6 +34,16 @@ function leb(value: number): number[] {
  */
 export function capMemory(module: Uint8Array, maxBytes: number): Uint8Array {
   const maxPages = Math.floor(maxBytes / PAGE);
+  // Not a Wasm binary: leave it to the compiler to say so.
+  if (
+    module.length < 8 ||
+    module[0] !== 0 ||
+    module[1] !== 0x61 ||
+    module[2] !== 0x73 ||
+    module[3] !== 0x6d
+  ) {
+    return module;
+  }
   let pos = 8;
   while (pos < module.length) {
     const id = module[pos];

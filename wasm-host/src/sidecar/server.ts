@@ -8,6 +8,7 @@ import { WorkerHost, type WorkerHostOptions } from '../workers/worker-host';
 import type { StreamInput, StreamSink } from '../http-stream';
 import type { LogEntry } from '../types';
 import type { SidecarOptions } from './options';
+import { drained } from './drained';
 import { PlainStream } from './plain-stream';
 import type { SidecarHost } from './sidecar-host';
 import { statsPrometheus, statsText } from './stats';
@@ -295,6 +296,9 @@ function proxyStream(
       const out = hooks.responseHeadersToDownstream?.(headers) ?? headers;
       const status = Number(out.find(([k]) => k === ':status')?.[1] ?? 502);
       const pairs = out.filter(([k]) => !k.startsWith(':') && !HOP_BY_HOP.has(k));
+      // Answered before the request was complete (a local reply mid-upload): like Envoy's HTTP/1 codec,
+      // close the connection after the answer instead of reading the rest of the upload first.
+      if (!req.complete) res.shouldKeepAlive = false;
       res.writeHead(status, pairs.flat());
       if (eos || isHead) res.end();
     },
@@ -304,12 +308,7 @@ function proxyStream(
         res.end(chunk);
         return;
       }
-      if (chunk.length > 0 && !res.write(chunk)) {
-        return new Promise<void>((resolve) => {
-          res.once('drain', resolve);
-          res.once('close', resolve);
-        });
-      }
+      if (chunk.length > 0 && !res.write(chunk)) return drained(res);
     },
     downstreamTrailers(trailers) {
       if (res.destroyed || res.writableEnded) return;
@@ -323,6 +322,8 @@ function proxyStream(
     req.resume();
     exchange?.resume();
   };
+  // Whatever of the request is still coming once the stream ended is read and dropped.
+  void stream.done.then(() => req.resume());
   res.on('close', () => {
     if (!res.writableFinished) stream.downstreamClosed();
   });

@@ -4,6 +4,7 @@ import { PeerType } from '../contexts';
 import type { SidecarHost } from './sidecar-host';
 import type { ConnectionSink } from '../network-stream';
 import type { LogEntry } from '../types';
+import { drained } from './drained';
 import type { Address } from './options';
 
 /** Writes with backpressure: resolves once `socket` takes more (or is gone). */
@@ -11,13 +12,8 @@ function write(socket: Socket, chunk: Buffer, other: Socket): void | Promise<voi
   if (socket.destroyed || socket.writableEnded) return;
   if (socket.write(chunk)) return;
   other.pause();
-  return new Promise<void>((resolve) => {
-    const go = () => {
-      other.resume();
-      resolve();
-    };
-    socket.once('drain', go);
-    socket.once('close', go);
+  return drained(socket).then(() => {
+    other.resume();
   });
 }
 

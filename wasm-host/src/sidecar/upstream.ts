@@ -1,6 +1,7 @@
 import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { HeaderPairs } from '../header-map';
 import { headerRecord, urlOnOrigin } from '../outgoing-request';
+import { drained } from './drained';
 
 /** Headers a proxy never forwards (hop-by-hop); content-length is kept and re-framed separately. */
 export const HOP_BY_HOP = new Set([
@@ -148,10 +149,7 @@ export class UpstreamClient {
           return;
         }
         if (out.write(chunk)) return;
-        return new Promise<void>((resolve) => {
-          out.once('drain', resolve);
-          out.once('close', resolve);
-        });
+        return drained(out);
       },
       trailers: (trailers) => {
         if (out.writableEnded) return;

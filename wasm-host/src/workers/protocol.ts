@@ -8,8 +8,7 @@ export type ToWorker =
   | { t: 'open'; id: number; kind: 'http' | 'tcp'; source: string; destination: string }
   /** A StreamInput / NetworkStream method call on stream `id`. */
   | { t: 'in'; id: number; m: string; a: unknown[] }
-  /** Backpressure for stream `id`: the main thread's socket is full (true) or drained (false). */
-  | { t: 'flow'; id: number; blocked: boolean }
+  | { t: 'ack'; seq: number }
   | { t: 'stats'; seq: number }
   /** A shared queue this VM registered got an item (proxy_on_queue_ready). */
   | { t: 'queueReady'; contextId: number; queueId: number }
@@ -19,8 +18,8 @@ export type ToWorker =
 export type FromWorker =
   | { t: 'ready'; abi: string }
   | { t: 'loadError'; message: string }
-  /** A StreamSink / ConnectionSink call for stream `id`. */
-  | { t: 'out'; id: number; m: string; a: unknown[] }
+  /** A StreamSink / ConnectionSink call for stream `id`; with `seq`, the worker waits for the ack. */
+  | { t: 'out'; id: number; m: string; a: unknown[]; seq?: number }
   | { t: 'writable'; id: number; v: boolean }
   | { t: 'started'; id: number; ok: boolean }
   | { t: 'done'; id: number; end?: StreamEnd }

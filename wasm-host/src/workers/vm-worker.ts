@@ -17,8 +17,8 @@ export interface VmWorkerData {
   reply: SharedArrayBuffer;
 }
 
-/** Sink calls that carry bytes: they wait while the main thread reports the stream's socket full. */
-const DATA = new Set(['upstreamData', 'downstreamData', 'toUpstream', 'toDownstream']);
+/** Sink methods whose promise carries backpressure: the worker waits for the main thread's ack. */
+const ACKED = new Set(['upstreamData', 'downstreamData', 'toUpstream', 'toDownstream']);
 
 /** One VM on its own thread: a one-VM ProxyWasmHost driven by messages from WorkerHost. */
 async function main(): Promise<void> {
@@ -50,15 +50,20 @@ async function main(): Promise<void> {
     return;
   }
   const streams = new Map<number, HttpStream | NetworkStream>();
-  /** Streams whose main-thread socket is full: their data sink calls wait until it drains. */
-  const gates = new Map<number, { wait: Promise<void>; open: () => void }>();
+  const acks = new Map<number, () => void>();
+  let nextSeq = 1;
   const sinkFor = (id: number): StreamSink & ConnectionSink =>
     new Proxy({} as StreamSink & ConnectionSink, {
       get:
         (_target, m: string) =>
         (...a: unknown[]) => {
-          post({ t: 'out', id, m, a });
-          return DATA.has(m) ? gates.get(id)?.wait : undefined;
+          if (!ACKED.has(m)) {
+            post({ t: 'out', id, m, a });
+            return;
+          }
+          const seq = nextSeq++;
+          post({ t: 'out', id, m, a, seq });
+          return new Promise<void>((resolve) => acks.set(seq, resolve));
         },
     });
 
@@ -72,8 +77,6 @@ async function main(): Promise<void> {
           stream.onDrain = () => post({ t: 'writable', id: msg.id, v: true });
           void stream.done.then((end) => {
             streams.delete(msg.id);
-            gates.get(msg.id)?.open();
-            gates.delete(msg.id);
             post({ t: 'done', id: msg.id, end });
           });
         } else {
@@ -82,8 +85,6 @@ async function main(): Promise<void> {
           post({ t: 'started', id: msg.id, ok: conn.start() });
           void conn.done.then(() => {
             streams.delete(msg.id);
-            gates.get(msg.id)?.open();
-            gates.delete(msg.id);
             post({ t: 'done', id: msg.id });
           });
         }
@@ -100,18 +101,10 @@ async function main(): Promise<void> {
         }
         return;
       }
-      case 'flow': {
-        const gate = gates.get(msg.id);
-        if (msg.blocked && !gate) {
-          let open!: () => void;
-          const wait = new Promise<void>((resolve) => (open = resolve));
-          gates.set(msg.id, { wait, open });
-        } else if (!msg.blocked && gate) {
-          gates.delete(msg.id);
-          gate.open();
-        }
+      case 'ack':
+        acks.get(msg.seq)?.();
+        acks.delete(msg.seq);
         return;
-      }
       case 'stats':
         post({
           t: 'stats',

@@ -106,9 +106,12 @@ class VmWorker {
   private onMessage(msg: FromWorker): void {
     switch (msg.t) {
       case 'out': {
-        const r = this.remotes.get(msg.id)?.out(msg.m, revive(msg.a));
-        // A write that has to wait for the socket: tell the worker to hold this stream's bytes.
-        if (r instanceof Promise) this.backpressure(msg.id, r);
+        const remote = this.remotes.get(msg.id);
+        const r = remote?.out(msg.m, revive(msg.a));
+        if (msg.seq !== undefined) {
+          const seq = msg.seq;
+          void Promise.resolve(r).then(() => this.post({ t: 'ack', seq }));
+        }
         return;
       }
       case 'writable':
@@ -142,23 +145,6 @@ class VmWorker {
       default:
         return;
     }
-  }
-
-  private readonly pendingWrites = new Map<number, number>();
-
-  private backpressure(id: number, write: Promise<void>): void {
-    const pending = this.pendingWrites.get(id) ?? 0;
-    if (pending === 0) this.post({ t: 'flow', id, blocked: true });
-    this.pendingWrites.set(id, pending + 1);
-    void write.finally(() => {
-      const left = (this.pendingWrites.get(id) ?? 1) - 1;
-      if (left > 0) {
-        this.pendingWrites.set(id, left);
-        return;
-      }
-      this.pendingWrites.delete(id);
-      this.post({ t: 'flow', id, blocked: false });
-    });
   }
 
   /** Watchdog: true when the callback running now began more than `limitMs` ago. */
