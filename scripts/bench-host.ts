@@ -1,13 +1,16 @@
 /**
- * npm run bench:host — the proxy-wasm host's cost: requests/s and p99 through the local sidecar with no
- * plugin, with a no-op plugin, and with the reporter in traffic mode (reporting to a real mesha), all in one
- * run with identical settings. Load comes from autocannon in a separate process (scripts/bench/load.ts);
- * the upstream is a separate process too. Prints per-request overhead against the no-plugin row, host calls
- * per request and the wasm size.
+ * npm run bench:host — the proxy-wasm host's cost: requests/s and p50/p99 through the local sidecar with
+ * no plugin, with a no-op plugin, and with the reporter in traffic mode (reporting to a real mesha), each
+ * plugin with its VMs on worker threads (the sidecar's default) and on the main thread (--in-process), all
+ * in one run with identical settings. Load comes from autocannon in a separate process
+ * (scripts/bench/load.ts); the upstream is a separate process too. Prints per-request overhead against
+ * the no-plugin row, what worker threads cost per request against the in-process row of the same plugin
+ * (time and ratio), host calls per request and the wasm size.
  *
- * Rows run in turn, BENCH_ROUNDS times; each row keeps its best round (the machine is shared and noisy).
+ * Rows run in turn, BENCH_ROUNDS times; each row reports its median round (the machine is shared and
+ * noisy).
  *
- * Env: BENCH_CONNECTIONS (16), BENCH_DURATION_SECONDS (8), BENCH_WARMUP_SECONDS (2), BENCH_ROUNDS (2),
+ * Env: BENCH_CONNECTIONS (16), BENCH_DURATION_SECONDS (5), BENCH_WARMUP_SECONDS (2), BENCH_ROUNDS (3),
  * BENCH_CONCURRENCY (2: sidecar VMs, like Envoy workers).
  */
 import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -22,15 +25,15 @@ import { loadInChildProcess, type LoadResult } from './bench/load';
 
 const ROOT = resolve(__dirname, '..');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
-const DURATION = Number(process.env.BENCH_DURATION_SECONDS ?? 8);
+const DURATION = Number(process.env.BENCH_DURATION_SECONDS ?? 5);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 2);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const REPORTER_WASM = join(ROOT, 'k8s', 'reporter', 'build', 'filter.wasm');
 const MESHA_MAIN = join(ROOT, 'dist', 'main.js');
 const CLUSTER = 'outbound|7171||mesha.istio12.svc.cluster.local';
 
-const budgetMs = (3 * ROUNDS * (DURATION + WARMUP + 30) + 120) * 1000;
+const budgetMs = (5 * ROUNDS * (DURATION + WARMUP + 30) + 120) * 1000;
 setTimeout(() => {
   console.error(`bench:host: over its ${budgetMs / 1000} s budget, stopping`);
   void stopAllProcesses().finally(() => process.exit(1));
@@ -124,6 +127,8 @@ interface Row {
   name: string;
   wasm?: string;
   args?: string[];
+  /** The same plugin with its VMs on the main thread: what worker threads are compared with. */
+  inProcessPeer?: Row;
 }
 
 interface Measured {
@@ -175,25 +180,33 @@ async function measure(row: Row, upstream: string): Promise<Measured> {
 
 function table(rows: Measured[]): void {
   const base = rows[0].result;
+  const byRow = new Map(rows.map((m) => [m.row, m]));
   const header = [
     'sidecar',
     'req/s',
     'p50 ms',
     'p99 ms',
     'overhead µs/req',
+    'workers vs in-process',
     'host calls/req',
     'wasm bytes',
     'errors',
   ];
+  // The sidecar's main loop is saturated: 1e6/rps is its time per request; subtract the other row's.
+  const perRequest = (r: LoadResult) => 1e6 / r.rps;
   const lines = rows.map(({ row, result, callsPerRequest, wasmBytes }) => {
-    // The sidecar is one saturated event loop: 1e6/rps is its time per request; subtract the baseline's.
-    const overhead = 1e6 / result.rps - 1e6 / base.rps;
+    const overhead = perRequest(result) - perRequest(base);
+    const peer = row.inProcessPeer && byRow.get(row.inProcessPeer)?.result;
+    const workers = peer
+      ? `${(perRequest(result) - perRequest(peer)).toFixed(1)} µs/req, x${(peer.rps / result.rps).toFixed(2)} time`
+      : '-';
     return [
       row.name,
       result.rps.toFixed(0),
       String(result.p50),
       String(result.p99),
       row === rows[0].row ? '-' : overhead.toFixed(1),
+      workers,
       row.wasm ? callsPerRequest.toFixed(2) : '-',
       row.wasm ? String(wasmBytes) : '-',
       String(result.errors + result.timeouts + result.non2xx),
@@ -203,6 +216,25 @@ function table(rows: Measured[]): void {
   const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
   console.log(fmt(header));
   for (const l of lines) console.log(fmt(l));
+}
+
+/** The round with the median req/s (rounds sorted by throughput). */
+function median(rounds: Measured[]): Measured {
+  const sorted = [...rounds].sort((a, b) => a.result.rps - b.result.rps);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Each plugin row twice: VMs on worker threads (the default) and on the main thread. */
+function withInProcessPeers(rows: Row[]): Row[] {
+  return rows.flatMap((row) => {
+    if (!row.wasm) return [row];
+    const peer: Row = {
+      ...row,
+      name: `${row.name}, in-process`,
+      args: [...(row.args ?? []), '--in-process'],
+    };
+    return [peer, { ...row, name: `${row.name}, workers`, inProcessPeer: peer }];
+  });
 }
 
 /** The host alone, in this process: µs per runStream with a fixed upstream answer (no network). */
@@ -279,20 +311,23 @@ async function main(): Promise<void> {
     }
     console.log(
       `bench:host: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per row, ` +
-        `${ROUNDS} rounds (best kept), sidecar concurrency ${CONCURRENCY}, node ${process.version}`,
+        `${ROUNDS} rounds (median kept), sidecar concurrency ${CONCURRENCY}, node ${process.version}`,
     );
-    const best = new Map<Row, Measured>();
+    const measured = withInProcessPeers(rows);
+    const rounds = new Map<Row, Measured[]>(measured.map((r) => [r, []]));
     for (let round = 0; round < ROUNDS; round++) {
-      for (const row of rows) {
+      for (const row of measured) {
         const m = await measure(row, upstream);
         console.log(
-          `  round ${round + 1} ${row.name}: ${m.result.rps.toFixed(0)} req/s, p99 ${m.result.p99} ms`,
+          `  round ${round + 1} ${row.name}: ${m.result.rps.toFixed(0)} req/s, p50 ${m.result.p50} ms, p99 ${m.result.p99} ms`,
         );
-        const prev = best.get(row);
-        if (!prev || m.result.rps > prev.result.rps) best.set(row, m);
+        rounds.get(row)!.push(m);
       }
     }
-    table(rows.map((row) => best.get(row)!));
+    console.log(
+      'medians over the rounds; the machine is shared with other jobs, so compare rows of this run only:',
+    );
+    table(measured.map((row) => median(rounds.get(row)!)));
     for (const row of rows.filter((r) => r.wasm)) {
       // No timers in-process (autoTick off): the reporter counts streams but sends no reports here.
       const us = await inProcess(row, 20_000);

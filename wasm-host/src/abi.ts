@@ -64,12 +64,13 @@ export enum MetricType {
   HISTOGRAM = 2,
 }
 
-export type AbiVersion = '0.2.0' | '0.2.1';
+export type AbiVersion = '0.1.0' | '0.2.0' | '0.2.1';
 
 /** ABI marker exports the host accepts, newest first. */
 export const ABI_MARKERS: ReadonlyArray<[string, AbiVersion]> = [
   ['proxy_abi_version_0_2_1', '0.2.1'],
   ['proxy_abi_version_0_2_0', '0.2.0'],
+  ['proxy_abi_version_0_1_0', '0.1.0'],
 ];
 
 /**
@@ -85,9 +86,15 @@ export const UNIMPLEMENTED_HOST_FUNCTIONS: readonly string[] = [
   'proxy_call_foreign_function',
 ];
 
-/** Host functions cpp-host registers only for one ABI version. */
+/** Host functions cpp-host registers only for some ABI versions (src/wasm.cc, registerCallbacks). */
 export const VERSION_ONLY_HOST_FUNCTIONS: Readonly<Record<string, AbiVersion[]>> = {
   proxy_get_log_level: ['0.2.1'],
+  proxy_get_configuration: ['0.1.0'],
+  proxy_continue_request: ['0.1.0'],
+  proxy_continue_response: ['0.1.0'],
+  proxy_clear_route_cache: ['0.1.0'],
+  proxy_continue_stream: ['0.2.0', '0.2.1'],
+  proxy_close_stream: ['0.2.0', '0.2.1'],
 };
 
 /** Largest header map (bytes / pairs) the host parses, like cpp-host's PROXY_WASM_HOST_PAIRS_MAX_*. */

@@ -3,6 +3,20 @@ import type { StreamProperties } from './istio/stream-properties';
 
 export type StreamPhase = 'request' | 'response' | 'done';
 
+/**
+ * How the plugin may reach one HTTP map now. Envoy's context holds a pointer per map that it sets when
+ * the map's callback starts and clears when the filter continues; during proxy_on_log it lends the
+ * stream's request/response headers and response trailers read-only.
+ */
+export type MapAccess = 'none' | 'read' | 'write';
+
+export interface StreamMapAccess {
+  requestHeaders: MapAccess;
+  requestTrailers: MapAccess;
+  responseHeaders: MapAccess;
+  responseTrailers: MapAccess;
+}
+
 /** What every context (root or stream) carries. */
 export abstract class ContextState {
   /** Values the plugin stored with proxy_set_property, by \0-joined path. */
@@ -36,6 +50,12 @@ export class StreamContextState extends ContextState {
   responseHeaders: HeaderMap | undefined;
   responseBody: Buffer | undefined;
   responseTrailers: HeaderMap | undefined;
+  readonly access: StreamMapAccess = {
+    requestHeaders: 'none',
+    requestTrailers: 'none',
+    responseHeaders: 'none',
+    responseTrailers: 'none',
+  };
   /** Which body buffer is live (available through get/set_buffer_bytes) right now. */
   liveBody: 'request' | 'response' | undefined;
   localReply: LocalReply | undefined;
@@ -46,8 +66,13 @@ export class StreamContextState extends ContextState {
   streamProperties: StreamProperties | undefined;
   /** Set when the plugin continued during the callback that then returned PAUSE. */
   continued = false;
+  /** Body bytes received so far in each direction (request.size, response.size). */
+  requestBodyBytes = 0;
+  responseBodyBytes = 0;
   /** Resolves a pending pause (continue, local reply, close, or VM failure). */
   private waiter: (() => void) | undefined;
+  /** Told when something resumes the stream while it is not paused (e.g. a local reply from a callout). */
+  onUnpausedResume: (() => void) | undefined;
 
   constructor(
     id: number,
@@ -71,7 +96,8 @@ export class StreamContextState extends ContextState {
     this.continued = true;
     const waiter = this.waiter;
     this.waiter = undefined;
-    waiter?.();
+    if (waiter) waiter();
+    else this.onUnpausedResume?.();
   }
 
   get isPaused(): boolean {
@@ -80,3 +106,24 @@ export class StreamContextState extends ContextState {
 }
 
 export type AnyContext = RootContextState | StreamContextState;
+
+/** Which end of a proxied TCP connection closed it (proxy-wasm PeerType). */
+export enum PeerType {
+  UNKNOWN = 0,
+  LOCAL = 1,
+  REMOTE = 2,
+}
+
+/**
+ * A network (TCP) filter context: one proxied connection. It is a stream context (source/destination
+ * properties, effective context) whose data buffers are DOWNSTREAM_DATA (2) and UPSTREAM_DATA (3).
+ */
+export class NetworkContextState extends StreamContextState {
+  downstreamData: Buffer = Buffer.alloc(0);
+  upstreamData: Buffer = Buffer.alloc(0);
+  /** Which data buffer the running callback may read and change. */
+  liveData: 'downstream' | 'upstream' | undefined;
+  /** proxy_close_stream(DOWNSTREAM / UPSTREAM) asked for this end to be closed. */
+  closeDownstream = false;
+  closeUpstream = false;
+}

@@ -15,3 +15,9 @@ export class ProcExit extends Error {
     super(`proc_exit(${code})`);
   }
 }
+
+/** One line for any thrown value: "Name: message". */
+export function describe(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}

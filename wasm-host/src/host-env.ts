@@ -1,8 +1,9 @@
 import type { LogLevel } from './abi';
 import type { HttpCallClient } from './http-client';
+import type { StreamLimits } from './stream-limits';
 import type { MetricsStore } from './metrics-store';
-import type { SharedData, SharedQueues } from './shared-state';
 import type { IstioHostConfig } from './istio/stream-properties';
+import type { SharedDataApi, SharedQueuesApi } from './shared-state';
 import type { FailStrategy, HttpCallRecord } from './types';
 
 /** Host options with defaults applied. */
@@ -21,14 +22,15 @@ export interface ResolvedConfig {
   maxHttpCallResponseBytes: number;
   /** Istio's view around the plugin (listener direction, structured node metadata, cluster). */
   istio: IstioHostConfig;
+  streamLimits: StreamLimits;
 }
 
 /** What the VMs of one host share. */
 export interface HostEnv {
   readonly config: ResolvedConfig;
   readonly metrics: MetricsStore;
-  readonly shared: SharedData;
-  readonly queues: SharedQueues;
+  readonly shared: SharedDataApi;
+  readonly queues: SharedQueuesApi;
   readonly httpClient: HttpCallClient;
   recordHttpCall(record: HttpCallRecord): void;
   pluginLog(vm: number, level: LogLevel, message: string): void;
@@ -36,4 +38,6 @@ export interface HostEnv {
   /** Logs once per host that a guest called something this host does not implement. */
   unimplemented(vm: number, name: string): void;
   countHostCall(): void;
+  /** Told when a guest callback starts and returns (the worker watchdog's clock). */
+  callWatch?: { enter(): void; exit(): void };
 }

@@ -1,11 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { LogLevel } from './abi';
-import { PluginLoadError } from './errors';
+import { describe, PluginLoadError } from './errors';
+import { capMemory } from './memory-limit';
 import type { HostEnv, ResolvedConfig } from './host-env';
 import { HttpCallClient } from './http-client';
 import { MetricsStore } from './metrics-store';
 import { SharedData, SharedQueues } from './shared-state';
-import { runStream } from './stream-runner';
+import { DEFAULT_STREAM_LIMITS, type HttpStream, type StreamSink } from './http-stream';
+import { NetworkStream, type ConnectionSink } from './network-stream';
+import { openHttpStream, runStream } from './stream-runner';
 import type {
   HostOptions,
   HttpCallRecord,
@@ -15,7 +18,7 @@ import type {
   StreamResult,
   Upstream,
 } from './types';
-import { abiVersionOf, describe, Vm } from './vm';
+import { abiVersionOf, Vm } from './vm';
 import { istioHostConfig } from './istio/host-config';
 
 const MAX_CONCURRENCY = 64;
@@ -54,6 +57,11 @@ function resolveConfig(options: HostOptions): ResolvedConfig {
     now: options.now ?? (() => BigInt(Date.now()) * 1_000_000n),
     maxHttpCallResponseBytes: options.maxHttpCallResponseBytes ?? 16 << 20,
     istio: istioHostConfig(options),
+    streamLimits: {
+      bufferLimitBytes: options.bufferLimitBytes ?? DEFAULT_STREAM_LIMITS.bufferLimitBytes,
+      maxHeaderBytes: options.maxHeaderBytes ?? DEFAULT_STREAM_LIMITS.maxHeaderBytes,
+      idleTimeoutMs: options.streamIdleTimeoutMs ?? DEFAULT_STREAM_LIMITS.idleTimeoutMs,
+    },
   };
 }
 
@@ -82,10 +90,12 @@ export class ProxyWasmHost {
     this.env = {
       config,
       metrics: new MetricsStore(concurrency),
-      shared: new SharedData(),
-      queues: new SharedQueues((owner, queueId) => {
-        setImmediate(() => this.vms[owner.vm]?.deliverQueueReady(owner.contextId, queueId));
-      }),
+      shared: options.sharedState?.shared ?? new SharedData(),
+      queues:
+        options.sharedState?.queues ??
+        new SharedQueues((owner, queueId) => {
+          setImmediate(() => this.deliverQueueReady(owner.vm, owner.contextId, queueId));
+        }),
       httpClient: new HttpCallClient(),
       recordHttpCall: (record) => pushBounded(this.httpCalls, record),
       pluginLog: (vm, level, message) => this.pluginLog(vm, level, message),
@@ -102,6 +112,7 @@ export class ProxyWasmHost {
       countHostCall: () => {
         this.hostCalls++;
       },
+      callWatch: options.callWatch,
     };
   }
 
@@ -128,8 +139,9 @@ export class ProxyWasmHost {
     }
     let module: WebAssembly.Module;
     try {
-      module = await WebAssembly.compile(bytes);
+      module = await WebAssembly.compile(capMemory(bytes, options.maxMemoryBytes ?? 1 << 30));
     } catch (err) {
+      if (err instanceof PluginLoadError) throw err;
       throw new PluginLoadError(`not a valid Wasm module: ${describe(err)}`);
     }
     abiVersionOf(module);
@@ -164,6 +176,11 @@ export class ProxyWasmHost {
     const vm = this.vms[index];
     if (!vm) throw new RangeError(`no VM ${index} (concurrency ${this.concurrency})`);
     return vm;
+  }
+
+  /** proxy_on_queue_ready on VM `vm`'s context (an enqueue on a queue it registered). */
+  deliverQueueReady(vm: number, contextId: number, queueId: number): void {
+    this.vms[vm]?.deliverQueueReady(contextId, queueId);
   }
 
   /** The ABI version the module declared. */
@@ -217,11 +234,44 @@ export class ProxyWasmHost {
   ): Promise<StreamResult> {
     if (this.closed) return Promise.reject(new Error('host is closed'));
     const index = options.vm ?? this.nextVm++ % this.concurrency;
-    return runStream(this.vm(index), this.env.config.failStrategy, request, upstream, {
+    const { failStrategy, streamLimits } = this.env.config;
+    return runStream(this.vm(index), failStrategy, streamLimits, request, upstream, {
       source: options.sourceAddress ?? '127.0.0.1:50000',
       destination: options.destinationAddress ?? '127.0.0.1:15001',
       properties: options.properties,
     });
+  }
+
+  /**
+   * Opens a stream for a driver that has the traffic in pieces (the sidecar): feed it request and
+   * response events as they arrive; what the plugin lets through goes to `sink`.
+   */
+  openStream(sink: StreamSink, options: StreamOptions = {}): HttpStream {
+    if (this.closed) throw new Error('host is closed');
+    const index = options.vm ?? this.nextVm++ % this.concurrency;
+    const { failStrategy, streamLimits } = this.env.config;
+    return openHttpStream(this.vm(index), failStrategy, streamLimits, sink, {
+      source: options.sourceAddress ?? '127.0.0.1:50000',
+      destination: options.destinationAddress ?? '127.0.0.1:15001',
+      properties: options.properties,
+    });
+  }
+
+  /**
+   * Opens a TCP connection through the plugin's network filter (round-robin over VMs): call `start()`,
+   * then feed `downstreamData` / `upstreamData` as bytes arrive and the close events; what the plugin
+   * lets through goes to `sink`.
+   */
+  openConnection(sink: ConnectionSink, options: StreamOptions = {}): NetworkStream {
+    if (this.closed) throw new Error('host is closed');
+    const vm = this.vm(options.vm ?? this.nextVm++ % this.concurrency);
+    const ctx = vm.failed
+      ? undefined
+      : vm.createNetworkContext(
+          options.sourceAddress ?? '127.0.0.1:50000',
+          options.destinationAddress ?? '127.0.0.1:15001',
+        );
+    return new NetworkStream(vm, ctx, sink, this.env.config.failStrategy);
   }
 
   /** Metric name -> value on one VM, or summed over VMs when omitted (histograms: sample count). */

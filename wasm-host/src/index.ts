@@ -11,10 +11,16 @@ export type {
   LogEntry,
   StreamOptions,
   StreamRequest,
+  StreamBody,
   StreamResult,
   Upstream,
   UpstreamResponse,
 } from './types';
+export type { HttpStream, StreamEnd, StreamLimits, StreamSink } from './http-stream';
+export { PeerType } from './contexts';
+export type { ConnectionSink, NetworkStream } from './network-stream';
+export { WorkerHost, type WorkerHostOptions } from './workers/worker-host';
+export type { ConnectionInput, SidecarHost } from './sidecar/sidecar-host';
 export { startSidecar, type RunningSidecar } from './sidecar/server';
 export { parseSidecarArgs, type SidecarOptions } from './sidecar/options';
 export type { ListenerDirection, PeerNode, StreamProperties } from './istio/stream-properties';

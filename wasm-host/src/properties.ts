@@ -51,9 +51,9 @@ function requestProperty(ctx: StreamContextState, name: string, now: bigint): Bu
     case 'duration':
       return int64(now - ctx.startedAtNs);
     case 'size':
-      return ctx.requestBody === undefined ? undefined : int64(ctx.requestBody.length);
+      return ctx.requestBody === undefined ? undefined : int64(ctx.requestBodyBytes);
     case 'total_size':
-      return int64(Buffer.byteLength(encodePairs(h.pairs)) + (ctx.requestBody?.length ?? 0));
+      return int64(Buffer.byteLength(encodePairs(h.pairs)) + ctx.requestBodyBytes);
     default:
       return undefined;
   }
@@ -79,11 +79,9 @@ function responseProperty(ctx: StreamContextState, name: string): Buffer | undef
         ? h
           ? int64(0)
           : undefined
-        : int64(ctx.responseBody.length);
+        : int64(ctx.responseBodyBytes);
     case 'total_size':
-      return h
-        ? int64(Buffer.byteLength(encodePairs(h.pairs)) + (ctx.responseBody?.length ?? 0))
-        : undefined;
+      return h ? int64(Buffer.byteLength(encodePairs(h.pairs)) + ctx.responseBodyBytes) : undefined;
     default:
       return undefined;
   }

@@ -5,7 +5,21 @@ const MAX_SHARED_VALUE_BYTES = 1 << 20;
 const MAX_QUEUE_ITEMS = 10_000;
 
 /** Key/value store shared by all VMs of a host, with compare-and-swap tokens (Envoy's shared data). */
-export class SharedData {
+/** Shared data as host calls use it: in this thread, or across VM worker threads. */
+export interface SharedDataApi {
+  get(key: string): { value: Buffer; cas: number } | undefined;
+  set(key: string, value: Buffer, cas: number): Status;
+}
+
+/** Shared queues as host calls use them. */
+export interface SharedQueuesApi {
+  register(vmId: string, name: string, owner: QueueOwner): number;
+  resolve(vmId: string, name: string): number | undefined;
+  enqueue(id: number, value: Buffer): Status;
+  dequeue(id: number): Buffer | Status.NOT_FOUND | Status.EMPTY;
+}
+
+export class SharedData implements SharedDataApi {
   private readonly entries = new Map<string, { value: Buffer; cas: number }>();
   private nextCas = 1;
 
@@ -36,7 +50,7 @@ interface Queue {
 }
 
 /** Named queues shared by all VMs; the registering context is told of new items (proxy_on_queue_ready). */
-export class SharedQueues {
+export class SharedQueues implements SharedQueuesApi {
   private readonly byName = new Map<string, Queue>();
   private readonly byId = new Map<number, Queue>();
   private nextId = 1;

@@ -1,8 +1,9 @@
-import { StreamContextState, type LocalReply } from './contexts';
-import { HeaderMap, type HeaderPairs } from './header-map';
+import type { HeaderPairs } from './header-map';
+import { HttpStream, type StreamLimits, type StreamSink } from './http-stream';
 import type {
   FailStrategy,
   ForwardedRequest,
+  StreamBody,
   StreamRequest,
   StreamResult,
   Upstream,
@@ -11,227 +12,198 @@ import type {
 import type { Vm } from './vm';
 import type { StreamProperties } from './istio/stream-properties';
 
-interface Response {
-  status: number;
-  headers: HeaderPairs;
-  body: Buffer;
-  trailers: HeaderPairs;
+export interface StreamAddresses {
+  source: string;
+  destination: string;
+  /** Per-stream Istio properties; HttpStream.setProperties replaces them later. */
+  properties?: StreamProperties;
 }
 
-const toBuffer = (b: Buffer | string | undefined): Buffer =>
-  b === undefined ? Buffer.alloc(0) : typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
-
-/** A reply the proxy itself makes (local reply, upstream failure, fail-closed), Envoy-shaped. */
-function localResponse(status: number, body: Buffer, extra: HeaderPairs = []): Response {
-  const headers = new HeaderMap();
-  if (body.length > 0) headers.add('content-type', 'text/plain');
-  for (const [k, v] of extra) headers.replace(k, v);
-  headers.replace('content-length', String(body.length));
-  return { status, headers: headers.pairs, body, trailers: [] };
+/** A stream on `vm` whose output goes to `sink`; without a context (failed VM) the fail strategy applies. */
+export function openHttpStream(
+  vm: Vm,
+  failStrategy: FailStrategy,
+  limits: StreamLimits,
+  sink: StreamSink,
+  addresses: StreamAddresses,
+): HttpStream {
+  const ctx = vm.failed
+    ? undefined
+    : vm.createStreamContext(addresses.source, addresses.destination);
+  if (ctx) ctx.streamProperties = addresses.properties;
+  return new HttpStream(vm, ctx, sink, failStrategy, limits);
 }
 
-const UPSTREAM_FAILURE = Buffer.from(
-  'upstream connect error or disconnect/reset before headers. reset reason: connection failure',
-);
-
-async function callUpstream(upstream: Upstream, forwarded: ForwardedRequest): Promise<Response> {
-  let up: UpstreamResponse;
-  try {
-    up = typeof upstream === 'function' ? await upstream(forwarded) : upstream;
-  } catch {
-    return localResponse(503, UPSTREAM_FAILURE);
-  }
-  return {
-    status: up.status,
-    headers: (up.headers ?? []).map(([k, v]) => [k.toLowerCase(), v]),
-    body: toBuffer(up.body),
-    trailers: up.trailers ?? [],
-  };
+/** A body as the chunks it arrives in: a Buffer or string is one chunk, an array is its chunks. */
+export function bodyChunks(body: StreamBody | undefined): Buffer[] {
+  if (body === undefined) return [];
+  const parts = Array.isArray(body) ? body : [body as Buffer | string];
+  return parts
+    .map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p)))
+    .filter((p) => p.length > 0);
 }
 
 /**
- * Drives one HTTP stream through a VM as Envoy's HTTP filter would: request headers/body/trailers, the
- * upstream, response headers/body/trailers, then on_done, on_log, on_delete. Plugins may pause (until
- * proxy_continue_stream), answer locally, close the stream, or change headers and bodies.
+ * A whole body travels with its content-length, as an HTTP/1.1 peer sends it (and Envoy shows it); a body
+ * given in chunks arrives without one, like a chunked upload.
+ */
+function framed(headers: HeaderPairs, body: StreamBody | undefined, chunks: Buffer[]): HeaderPairs {
+  if (Array.isArray(body) || chunks.length === 0) return headers;
+  if (headers.some(([k]) => k === 'content-length' || k === 'transfer-encoding')) return headers;
+  return [...headers, ['content-length', String(chunks[0].length)]];
+}
+
+/** Feeds one side of a stream: headers, then each chunk, then trailers, with end_of_stream on the last. */
+function feed(
+  headers: (h: HeaderPairs, eos: boolean) => void,
+  data: (c: Buffer, eos: boolean) => void,
+  trailers: (t: HeaderPairs) => void,
+  h: HeaderPairs,
+  chunks: Buffer[],
+  t: HeaderPairs,
+): void {
+  headers(h, chunks.length === 0 && t.length === 0);
+  chunks.forEach((c, i) => data(c, i === chunks.length - 1 && t.length === 0));
+  if (t.length > 0) trailers(t);
+}
+
+/**
+ * Drives one HTTP stream in process, for tests: the request as given (a body in chunks arrives in
+ * chunks), the upstream called once the plugin let the whole request through, its answer fed back
+ * through the response callbacks.
  */
 export async function runStream(
   vm: Vm,
   failStrategy: FailStrategy,
+  limits: StreamLimits,
   request: StreamRequest,
   upstream: Upstream,
-  addresses: { source: string; destination: string; properties?: StreamProperties },
+  addresses: StreamAddresses,
 ): Promise<StreamResult> {
-  const requestHeaders: HeaderPairs = [
-    [':method', request.method],
-    [':path', request.path],
-    [':authority', request.authority ?? 'localhost'],
-    [':scheme', 'http'],
-    ...(request.headers ?? []).filter(([k]) => !k.startsWith(':')),
-  ];
-  const requestBody = toBuffer(request.body);
-  const requestTrailers = request.trailers ?? [];
-  const failOpen = failStrategy === 'FAIL_OPEN';
-
-  const passThrough = async (): Promise<StreamResult> => {
-    const headers = new HeaderMap(requestHeaders);
-    const forwarded = { headers: headers.copy(), body: requestBody, trailers: requestTrailers };
-    return finalResult(await callUpstream(upstream, forwarded), false, false, forwarded);
-  };
-  const failClosed = (): StreamResult =>
-    finalResult(localResponse(503, Buffer.alloc(0)), true, false, undefined);
-
-  if (vm.failed) return failOpen ? passThrough() : failClosed();
-  const ctx = vm.createStreamContext(addresses.source, addresses.destination);
-  if (!ctx) return failOpen ? passThrough() : failClosed();
-  ctx.requestHeaders.setAll(requestHeaders);
-  ctx.streamProperties = addresses.properties;
-
-  /** 'go' to keep calling the plugin, 'stop' when it answered/closed, 'failed' after a trap. */
-  const step = async (name: string, args: number[]): Promise<'go' | 'stop' | 'failed'> => {
-    ctx.continued = false;
-    const r = vm.call(name, ctx, [ctx.id, ...args]);
-    if (!r.ok) return 'failed';
-    if (ctx.localReply || ctx.reset) return 'stop';
-    if (r.value !== 0 && !ctx.continued) await ctx.paused();
-    if (vm.failed) return 'failed';
-    return ctx.localReply || ctx.reset ? 'stop' : 'go';
-  };
-
-  // ---- request path
-  let outcome: 'go' | 'stop' | 'failed' = 'go';
-  const hasBody = requestBody.length > 0;
-  const hasTrailers = requestTrailers.length > 0;
-  outcome = await step('proxy_on_request_headers', [
-    ctx.requestHeaders.size,
-    hasBody || hasTrailers ? 0 : 1,
-  ]);
-  if (hasBody) ctx.requestBody = requestBody;
-  if (outcome === 'go' && hasBody) {
-    ctx.liveBody = 'request';
-    outcome = await step('proxy_on_request_body', [requestBody.length, hasTrailers ? 0 : 1]);
-    ctx.liveBody = undefined;
-  }
-  if (hasTrailers) ctx.requestTrailers = new HeaderMap(requestTrailers);
-  if (outcome === 'go' && ctx.requestTrailers) {
-    outcome = await step('proxy_on_request_trailers', [ctx.requestTrailers.size]);
-  }
-
-  if (outcome === 'failed') {
-    if (!failOpen) return finish(ctx, vm, failClosed());
-    return finish(ctx, vm, await passThrough());
-  }
-  if (ctx.reset) return finish(ctx, vm, resetResult());
-
-  let response: Response;
-  let local = false;
-  let forwarded: ForwardedRequest | undefined;
-  if (ctx.localReply) {
-    const lr = ctx.localReply;
-    response = localResponse(lr.status, lr.body, lr.headers);
-    local = true;
-  } else {
-    forwarded = {
-      headers: ctx.requestHeaders.copy(),
-      body: ctx.requestBody ?? Buffer.alloc(0),
-      trailers: ctx.requestTrailers?.copy() ?? [],
-    };
-    response = await callUpstream(upstream, forwarded);
-  }
-
-  // ---- response path (local replies go through it too, as in Envoy)
-  ctx.phase = 'response';
-  // From here on, ctx.localReply means a reply sent during the response path.
-  ctx.localReply = undefined;
-  ctx.responseHeaders = new HeaderMap([[':status', String(response.status)], ...response.headers]);
-  const hasRespBody = response.body.length > 0;
-  const hasRespTrailers = response.trailers.length > 0;
-  if (hasRespBody) ctx.responseBody = response.body;
-  if (hasRespTrailers) ctx.responseTrailers = new HeaderMap(response.trailers);
-  outcome = await step('proxy_on_response_headers', [
-    ctx.responseHeaders.size,
-    hasRespBody || hasRespTrailers ? 0 : 1,
-  ]);
-  if (outcome === 'go' && hasRespBody) {
-    ctx.liveBody = 'response';
-    outcome = await step('proxy_on_response_body', [response.body.length, hasRespTrailers ? 0 : 1]);
-    ctx.liveBody = undefined;
-  }
-  if (outcome === 'go' && ctx.responseTrailers) {
-    outcome = await step('proxy_on_response_trailers', [ctx.responseTrailers.size]);
-  }
-  if (outcome === 'failed') {
-    return finish(
-      ctx,
-      vm,
-      failOpen ? finalResult(response, local, false, forwarded) : failClosed(),
-    );
-  }
-  if (ctx.reset) return finish(ctx, vm, resetResult());
-  // A reply the plugin sent during the response path replaces the response.
-  const lateReply = ctx.localReply as LocalReply | undefined;
-  if (lateReply) {
-    const lr = lateReply;
-    return finish(
-      ctx,
-      vm,
-      finalResult(localResponse(lr.status, lr.body, lr.headers), true, false, forwarded),
-    );
-  }
-  const finalHeaders = ctx.responseHeaders;
-  const status = Number(finalHeaders.get(':status') ?? response.status);
-  return finish(
-    ctx,
-    vm,
-    finalResult(
-      {
-        status: Number.isInteger(status) ? status : response.status,
-        headers: finalHeaders.pairs,
-        body: ctx.responseBody ?? Buffer.alloc(0),
-        trailers: ctx.responseTrailers?.copy() ?? [],
-      },
-      local,
-      false,
-      forwarded,
-    ),
+  const requestChunks = bodyChunks(request.body);
+  const requestHeaders = framed(
+    [
+      [':method', request.method],
+      [':path', request.path],
+      [':authority', request.authority ?? 'localhost'],
+      [':scheme', 'http'],
+      ...(request.headers ?? [])
+        .filter(([k]) => !k.startsWith(':'))
+        .map(([k, v]): [string, string] => [k.toLowerCase(), v]),
+    ],
+    request.body,
+    requestChunks,
   );
-}
 
-function resetResult(): StreamResult {
-  return {
-    status: 0,
-    headers: [],
-    body: Buffer.alloc(0),
-    trailers: [],
-    localReply: false,
-    reset: true,
+  let forwardedHeaders: HeaderPairs | undefined;
+  const forwardedChunks: Buffer[] = [];
+  let forwardedTrailers: HeaderPairs = [];
+  let forwarded: ForwardedRequest | undefined;
+  let cancelled = false;
+  let responseHeaders: HeaderPairs = [];
+  const responseChunks: Buffer[] = [];
+  let responseTrailers: HeaderPairs = [];
+  let reset = false;
+
+  const callUpstream = (): void => {
+    if (cancelled || forwarded || !forwardedHeaders) return;
+    forwarded = {
+      headers: forwardedHeaders,
+      body: Buffer.concat(forwardedChunks),
+      bodyChunks: forwardedChunks,
+      trailers: forwardedTrailers,
+    };
+    const sent = forwarded;
+    void (async () => {
+      let answer: UpstreamResponse;
+      try {
+        answer = typeof upstream === 'function' ? await upstream(sent) : upstream;
+      } catch {
+        if (!cancelled) stream.upstreamFailed();
+        return;
+      }
+      if (cancelled) return;
+      const chunks = bodyChunks(answer.body);
+      const headers = framed(
+        [
+          [':status', String(answer.status)],
+          ...(answer.headers ?? []).map(([k, v]): [string, string] => [k.toLowerCase(), v]),
+        ],
+        answer.body,
+        chunks,
+      );
+      feed(
+        (h, eos) => stream.responseHeaders(h, eos),
+        (c, eos) => stream.responseData(c, eos),
+        (t) => stream.responseTrailers(t),
+        headers,
+        chunks,
+        answer.trailers ?? [],
+      );
+    })();
   };
-}
 
-function finalResult(
-  response: Response,
-  localReply: boolean,
-  reset: boolean,
-  forwarded: ForwardedRequest | undefined,
-): StreamResult {
+  const sink: StreamSink = {
+    upstreamHeaders(headers, eos) {
+      forwardedHeaders = headers;
+      if (eos) callUpstream();
+    },
+    upstreamData(chunk, eos) {
+      forwardedChunks.push(chunk);
+      if (eos) callUpstream();
+    },
+    upstreamTrailers(trailers) {
+      forwardedTrailers = trailers;
+      callUpstream();
+    },
+    upstreamCancel() {
+      cancelled = true;
+    },
+    downstreamHeaders(headers) {
+      responseHeaders = headers;
+    },
+    downstreamData(chunk) {
+      responseChunks.push(chunk);
+    },
+    downstreamTrailers(trailers) {
+      responseTrailers = trailers;
+    },
+    downstreamReset() {
+      reset = true;
+    },
+  };
+
+  const stream = openHttpStream(vm, failStrategy, limits, sink, addresses);
+  feed(
+    (h, eos) => stream.requestHeaders(h, eos),
+    (c, eos) => stream.requestData(c, eos),
+    (t) => stream.requestTrailers(t),
+    requestHeaders,
+    requestChunks,
+    request.trailers ?? [],
+  );
+  const end = await stream.done;
+  if (reset || end.reset) {
+    return {
+      status: 0,
+      headers: [],
+      body: Buffer.alloc(0),
+      bodyChunks: [],
+      trailers: [],
+      localReply: end.localReply,
+      reset: true,
+      forwarded,
+    };
+  }
+  const status = Number(responseHeaders.find(([k]) => k === ':status')?.[1] ?? 0);
   return {
-    status: response.status,
-    headers: response.headers.filter(([k]) => !k.startsWith(':')).map(([k, v]) => [k, v]),
-    body: response.body,
-    trailers: response.trailers,
-    localReply,
-    reset,
+    status,
+    headers: responseHeaders.filter(([k]) => !k.startsWith(':')),
+    body: Buffer.concat(responseChunks),
+    bodyChunks: responseChunks,
+    trailers: responseTrailers,
+    localReply: end.localReply,
+    reset: false,
     forwarded,
   };
-}
-
-/** Stream end as Envoy runs it: on_done, on_log, on_delete; the context is then forgotten. */
-function finish(ctx: StreamContextState, vm: Vm, result: StreamResult): StreamResult {
-  ctx.phase = 'done';
-  if (!vm.failed) {
-    vm.call('proxy_on_done', ctx, [ctx.id], 1);
-    vm.call('proxy_on_log', ctx, [ctx.id]);
-    vm.call('proxy_on_delete', ctx, [ctx.id]);
-  }
-  vm.contexts.delete(ctx.id);
-  return result;
 }

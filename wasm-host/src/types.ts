@@ -1,5 +1,6 @@
 import type { LogLevel } from './abi';
 import type { ListenerDirection, StreamProperties } from './istio/stream-properties';
+import type { SharedDataApi, SharedQueuesApi } from './shared-state';
 
 export type FailStrategy = 'FAIL_OPEN' | 'FAIL_CLOSE';
 
@@ -43,7 +44,34 @@ export interface HostOptions {
   clusterName?: string;
   clusterMetadata?: Record<string, unknown>;
   upstreamHostMetadata?: Record<string, unknown>;
+  /**
+   * Largest body a plugin may buffer (StopIterationAndBuffer) or produce; past it the request gets 413 and
+   * the response 500, as Envoy's buffer limit does. Default 1 MiB (Envoy's per-connection buffer limit).
+   */
+  bufferLimitBytes?: number;
+  /** Largest header map a plugin may produce; default 60 KiB (Envoy's max_request_headers_kb). */
+  maxHeaderBytes?: number;
+  /**
+   * Largest linear memory a VM may have (the module's memory maximum is lowered to it, as Envoy's V8 caps
+   * Wasm memory); growing past it fails, which fails the VM. Default 1 GiB.
+   */
+  maxMemoryBytes?: number;
+  /**
+   * Shared data and queues kept elsewhere (VM worker threads share the main thread's); default: this
+   * host's own. `queueReady` is how the owner learns an enqueue happened elsewhere.
+   */
+  sharedState?: {
+    shared: SharedDataApi;
+    queues: SharedQueuesApi;
+  };
+  /** Told when a guest callback starts and returns (used by the worker watchdog). */
+  callWatch?: { enter(): void; exit(): void };
+  /** A stream idle this long ends (408, or a reset once response headers went out); default 0 = never. */
+  streamIdleTimeoutMs?: number;
 }
+
+/** A body: one piece, or the chunks it arrives in (each a body callback, like Envoy's data frames). */
+export type StreamBody = Buffer | string | ReadonlyArray<Buffer | string>;
 
 /** vm = VM index 0..concurrency-1 */
 export interface LogEntry {
@@ -78,14 +106,14 @@ export interface StreamRequest {
   path: string;
   authority?: string;
   headers?: Array<[string, string]>;
-  body?: Buffer | string;
+  body?: StreamBody;
   trailers?: Array<[string, string]>;
 }
 
 export interface UpstreamResponse {
   status: number;
   headers?: Array<[string, string]>;
-  body?: Buffer | string;
+  body?: StreamBody;
   trailers?: Array<[string, string]>;
 }
 
@@ -93,6 +121,8 @@ export interface ForwardedRequest {
   /** The request header map as the plugin left it, pseudo-headers included. */
   headers: Array<[string, string]>;
   body: Buffer;
+  /** The body in the pieces the plugin let through. */
+  bodyChunks: Buffer[];
   trailers: Array<[string, string]>;
 }
 
@@ -103,6 +133,8 @@ export interface StreamResult {
   /** Response headers without pseudo-headers. */
   headers: Array<[string, string]>;
   body: Buffer;
+  /** The body in the pieces the plugin let through. */
+  bodyChunks: Buffer[];
   trailers: Array<[string, string]>;
   /** The plugin (or the host's fail-closed path) answered instead of the upstream. */
   localReply: boolean;

@@ -6,20 +6,21 @@ import {
   UNIMPLEMENTED_HOST_FUNCTIONS,
   VERSION_ONLY_HOST_FUNCTIONS,
 } from './abi';
-import { RootContextState, StreamContextState, type AnyContext } from './contexts';
-import { MemoryAccessError, PluginLoadError, ProcExit } from './errors';
+import {
+  NetworkContextState,
+  RootContextState,
+  StreamContextState,
+  type AnyContext,
+} from './contexts';
+import { describe, MemoryAccessError, PluginLoadError, ProcExit } from './errors';
 import { GuestMemory } from './guest-memory';
-import type { HeaderMap } from './header-map';
 import type { HostEnv } from './host-env';
 import { createHostFunctions, type HostFunction } from './hostcalls';
+import type { LiveHttpCallResponse, VmApi } from './hostcalls/vm-api';
+import { MetricIds } from './metric-ids';
 import { createWasiImports, WASI_MODULES } from './wasi';
 
-/** Response of an http call, visible (map 6/7, buffer 4) only while its callback runs. */
-export interface LiveHttpCallResponse {
-  headers: HeaderMap;
-  trailers: HeaderMap;
-  body: Buffer;
-}
+export type { LiveHttpCallResponse } from './hostcalls/vm-api';
 
 export type CallResult = { ok: true; value: number } | { ok: false };
 
@@ -33,7 +34,7 @@ export function abiVersionOf(module: WebAssembly.Module): AbiVersion {
 }
 
 /** One instance of the plugin, like one Envoy worker's VM: its own memory, contexts, timer and tokens. */
-export class Vm {
+export class Vm implements VmApi {
   memory!: GuestMemory;
   private exports!: Record<string, unknown>;
   readonly contexts = new Map<number, AnyContext>();
@@ -48,7 +49,8 @@ export class Vm {
   lastStatus = { code: Status.OK as number, message: '' };
   tickPeriodMs = 0;
   private tickTimer: NodeJS.Timeout | undefined;
-  nextToken = 1;
+  private nextToken = 1;
+  readonly metricIds = new MetricIds();
   readonly inFlight = new Set<Promise<void>>();
   /** A trap happened: like Envoy, the VM is not called again. */
   failed = false;
@@ -175,6 +177,7 @@ export class Vm {
     if (!f) return { ok: true, value: fallback };
     const previous = this.current;
     this.current = context;
+    this.env.callWatch?.enter();
     try {
       const value = f(...args);
       return { ok: true, value: typeof value === 'number' ? value : Number(value ?? 0) };
@@ -190,8 +193,27 @@ export class Vm {
       );
       return { ok: false };
     } finally {
+      this.env.callWatch?.exit();
       this.current = previous;
     }
+  }
+
+  setEffectiveContext(contextId: number): boolean {
+    const ctx = this.contexts.get(contextId);
+    if (!ctx) return false;
+    this.current = ctx;
+    return true;
+  }
+
+  nextHttpCallToken(): number {
+    return this.nextToken++;
+  }
+
+  rootDone(): boolean {
+    if (!this.root) return false;
+    this.root.doneCalled = true;
+    this.root.onDoneCalled?.();
+    return true;
   }
 
   newContextId(): number {
@@ -227,6 +249,23 @@ export class Vm {
     destinationAddress: string,
   ): StreamContextState | undefined {
     const ctx = new StreamContextState(
+      this.newContextId(),
+      this.root.id,
+      this.env.config.now(),
+      sourceAddress,
+      destinationAddress,
+    );
+    this.contexts.set(ctx.id, ctx);
+    if (!this.call('proxy_on_context_create', ctx, [ctx.id, this.root.id]).ok) return undefined;
+    return ctx;
+  }
+
+  /** A network filter context for one TCP connection; undefined when context creation trapped. */
+  createNetworkContext(
+    sourceAddress: string,
+    destinationAddress: string,
+  ): NetworkContextState | undefined {
+    const ctx = new NetworkContextState(
       this.newContextId(),
       this.root.id,
       this.env.config.now(),
@@ -338,9 +377,4 @@ export class Vm {
   streamContext(): StreamContextState | undefined {
     return this.current instanceof StreamContextState ? this.current : undefined;
   }
-}
-
-export function describe(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return String(err);
 }

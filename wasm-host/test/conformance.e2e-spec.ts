@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ProxyWasmHost } from '../src';
 import { stopAllProcesses } from '../../test/support/child-process';
@@ -16,8 +16,13 @@ const wasm: Record<'gcore' | 'solo', string> = { gcore: '', solo: '' };
 beforeAll(async () => {
   [wasm.gcore, wasm.solo] = await Promise.all([buildFixture('gcore'), buildFixture('solo')]);
   upstream = createServer((req, res) => {
-    res.setHeader('content-type', 'text/plain');
-    res.end(`upstream ${req.url}`);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      res.setHeader('content-type', 'text/plain');
+      const body = Buffer.concat(chunks).toString();
+      res.end(`upstream ${req.url}${body ? ` got ${body}` : ''}`);
+    });
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
@@ -94,6 +99,47 @@ describe.each([
         expect(stats).toMatch(/^wasmcustom\.solo_requests_total: 2$/m);
       }
       expect(proc.lines.filter((l) => l.includes('wasm host:'))).toEqual([]);
+    } finally {
+      await proc.stop();
+    }
+  });
+});
+
+describe('gcore example plugin, streamed body', () => {
+  it('buffers a chunked upload with StopIterationAndBuffer and reads it whole at end_of_stream', async () => {
+    const { proc, url } = await startSidecarCli([
+      '--wasm',
+      wasm.gcore,
+      '--root-id',
+      'add_header',
+      '--upstream',
+      upstreamUrl,
+    ]);
+    try {
+      const { hostname, port } = new URL(url);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const req = request({ hostname, port, method: 'POST', path: '/upload' }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve(text));
+        });
+        req.on('error', reject);
+        req.write('one,');
+        setImmediate(() => {
+          req.write('two,');
+          setImmediate(() => req.end('three'));
+        });
+      });
+      expect(answer).toBe('upstream /upload got one,two,three');
+      // Chunk boundaries depend on TCP; the last call (end_of_stream) sees the accumulated 13 bytes.
+      const line = await waitFor('the body log line', () =>
+        proc.lines.find((l) =>
+          / wasm log add_header add_header: \[INFO\]: gcore body after \d+ calls, 13 bytes: one,two,three$/.test(
+            l,
+          ),
+        ),
+      );
+      expect(line).toBeDefined();
     } finally {
       await proc.stop();
     }

@@ -21,3 +21,55 @@ describe('--upstream-timeout-ms', () => {
     expect(() => parse('--upstream-timeout-ms', value)).toThrow('--upstream-timeout-ms');
   });
 });
+
+describe('containment, streaming and TCP flags', () => {
+  it("defaults to worker threads, a 10 s watchdog, Envoy's 1 GiB memory cap, 1 MiB buffers and 5 min idle timeout", () => {
+    const o = parse();
+    expect(o).toMatchObject({
+      workerThreads: true,
+      watchdogMs: 10_000,
+      maxMemoryBytes: 1 << 30,
+      bufferLimitBytes: 1 << 20,
+      streamIdleTimeoutMs: 300_000,
+    });
+    expect(o.tcpUpstream).toBeUndefined();
+  });
+
+  it('takes each of them', () => {
+    const o = parse(
+      '--in-process',
+      '--watchdog-ms',
+      '0',
+      '--max-memory-bytes',
+      '4194304',
+      '--buffer-limit-bytes',
+      '1000',
+      '--stream-idle-timeout-ms',
+      '250',
+    );
+    expect(o).toMatchObject({
+      workerThreads: false,
+      watchdogMs: 0,
+      maxMemoryBytes: 4194304,
+      bufferLimitBytes: 1000,
+      streamIdleTimeoutMs: 250,
+    });
+  });
+
+  it('--tcp takes the upstream as HOST:PORT or tcp://HOST:PORT', () => {
+    for (const upstream of ['127.0.0.1:5432', 'tcp://127.0.0.1:5432']) {
+      const o = parseSidecarArgs(['--tcp', '--upstream', upstream]);
+      expect(o !== 'help' && o.tcpUpstream).toEqual({ host: '127.0.0.1', port: 5432 });
+    }
+    expect(() => parseSidecarArgs(['--tcp', '--upstream', 'http://x'])).toThrow('--upstream');
+  });
+
+  it.each([
+    '--watchdog-ms',
+    '--max-memory-bytes',
+    '--buffer-limit-bytes',
+    '--stream-idle-timeout-ms',
+  ])('rejects a non-integer %s naming the flag', (flag) => {
+    expect(() => parse(flag, 'lots')).toThrow(flag);
+  });
+});

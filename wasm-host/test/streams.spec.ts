@@ -53,8 +53,10 @@ describe('HTTP streams', () => {
     ]);
     expect(result.status).toBe(200);
     expect(result.localReply).toBe(false);
+    // content-length arrives with the body (5) and is re-framed after the plugin appended "!".
     expect(result.headers).toEqual([
       ['content-type', 'text/plain'],
+      ['content-length', '6'],
       ['x-plugin', 'wat'],
     ]);
     expect(result.body.toString()).toBe('hello!');

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   }
   const { host } = options.listen;
   console.log(
-    `sidecar listening on http://${host}:${sidecar.port} admin http://${options.admin.host}:${sidecar.adminPort}` +
+    `sidecar listening on ${options.tcpUpstream ? 'tcp' : 'http'}://${host}:${sidecar.port} admin http://${options.admin.host}:${sidecar.adminPort}` +
       ` upstream ${options.upstream.origin} plugin ${options.wasm ?? '(none)'} concurrency ${options.concurrency}`,
   );
   let stopping = false;

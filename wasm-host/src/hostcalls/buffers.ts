@@ -1,6 +1,6 @@
 import { BufferType, Status } from '../abi';
-import { StreamContextState } from '../contexts';
-import type { Vm } from '../vm';
+import { NetworkContextState, StreamContextState } from '../contexts';
+import type { VmApi } from './vm-api';
 import { type HostFunctions, u32 } from './args';
 
 interface LiveBuffer {
@@ -10,7 +10,7 @@ interface LiveBuffer {
 }
 
 /** The buffer `type` as the current callback sees it, or undefined when it is not available now. */
-function liveBuffer(vm: Vm, type: number): LiveBuffer | undefined {
+function liveBuffer(vm: VmApi, type: number): LiveBuffer | undefined {
   const { config } = vm.env;
   switch (type) {
     case BufferType.VM_CONFIGURATION:
@@ -19,6 +19,16 @@ function liveBuffer(vm: Vm, type: number): LiveBuffer | undefined {
       return vm.inConfigure ? { bytes: config.pluginConfig } : undefined;
     case BufferType.HTTP_CALL_RESPONSE_BODY:
       return vm.httpCallResponse ? { bytes: vm.httpCallResponse.body } : undefined;
+    case BufferType.DOWNSTREAM_DATA:
+    case BufferType.UPSTREAM_DATA: {
+      const ctx = vm.current;
+      if (!(ctx instanceof NetworkContextState)) return undefined;
+      const want = type === BufferType.DOWNSTREAM_DATA ? 'downstream' : 'upstream';
+      if (ctx.liveData !== want) return undefined;
+      if (want === 'downstream')
+        return { bytes: ctx.downstreamData, replace: (b) => (ctx.downstreamData = b) };
+      return { bytes: ctx.upstreamData, replace: (b) => (ctx.upstreamData = b) };
+    }
     case BufferType.HTTP_REQUEST_BODY:
     case BufferType.HTTP_RESPONSE_BODY: {
       const ctx = vm.current;
@@ -34,8 +44,19 @@ function liveBuffer(vm: Vm, type: number): LiveBuffer | undefined {
   }
 }
 
-export function bufferCalls(vm: Vm): HostFunctions {
+export function bufferCalls(vm: VmApi): HostFunctions {
   return {
+    // ABI 0.1.0: the plugin configuration during proxy_on_configure, else the VM configuration
+    // (Envoy's Context::getConfiguration).
+    proxy_get_configuration(ptrPtr, sizePtr) {
+      const { config } = vm.env;
+      vm.memory.writeOut(
+        vm.inConfigure ? config.pluginConfig : config.vmConfig,
+        u32(ptrPtr),
+        u32(sizePtr),
+      );
+      return Status.OK;
+    },
     proxy_get_buffer_bytes(type, start, maxSize, ptrPtr, sizePtr) {
       const from = u32(start);
       const max = u32(maxSize);
@@ -64,6 +85,9 @@ export function bufferCalls(vm: Vm): HostFunctions {
       if (!buffer.replace) return Status.BAD_ARGUMENT;
       const from = Math.min(u32(start), buffer.bytes.length);
       const to = Math.min(buffer.bytes.length, from + u32(size));
+      // A plugin cannot grow a body past the buffer limit (a 4-byte body must not become 335 MB).
+      const grown = buffer.bytes.length - (to - from) + data.length;
+      if (grown > vm.env.config.streamLimits.bufferLimitBytes) return Status.BAD_ARGUMENT;
       buffer.replace(
         Buffer.concat([buffer.bytes.subarray(0, from), data, buffer.bytes.subarray(to)]),
       );

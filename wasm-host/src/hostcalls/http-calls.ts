@@ -2,7 +2,8 @@ import { LogLevel, Status } from '../abi';
 import { decodePairs, HeaderMap } from '../header-map';
 import { RequestTargetError, urlOnOrigin } from '../outgoing-request';
 import type { HttpCallRecord } from '../types';
-import { describe, type Vm } from '../vm';
+import { describe } from '../errors';
+import type { VmApi } from './vm-api';
 import { type HostFunctions, i32, u32 } from './args';
 
 const REQUIRED_PSEUDO_HEADERS = [':method', ':path', ':authority'];
@@ -27,7 +28,7 @@ function callTarget(
 }
 
 /** proxy_http_call as Envoy does it: a cluster name, strict header pairs, the answer on the root context. */
-export function httpCallCalls(vm: Vm): HostFunctions {
+export function httpCallCalls(vm: VmApi): HostFunctions {
   const { env } = vm;
   return {
     proxy_http_call(
@@ -65,7 +66,7 @@ export function httpCallCalls(vm: Vm): HostFunctions {
         return Status.BAD_ARGUMENT;
       }
       const url = target;
-      const token = vm.nextToken++;
+      const token = vm.nextHttpCallToken();
       mem.writeU32(u32(tokenPtr), token);
       record.status = Status.OK;
       record.token = token;

@@ -1,4 +1,4 @@
-import type { Vm } from '../vm';
+import type { VmApi } from './vm-api';
 import type { HostFunctions } from './args';
 import { bufferCalls } from './buffers';
 import { headerMapCalls } from './header-maps';
@@ -12,7 +12,7 @@ import { systemCalls } from './system';
 export type { HostArg, HostFunction, HostFunctions } from './args';
 
 /** Every env.* host function this host implements, bound to one VM. */
-export function createHostFunctions(vm: Vm): HostFunctions {
+export function createHostFunctions(vm: VmApi): HostFunctions {
   return {
     ...systemCalls(vm),
     ...bufferCalls(vm),

@@ -1,17 +1,11 @@
 import { MetricType, Status } from '../abi';
-import type { Vm } from '../vm';
+import type { VmApi } from './vm-api';
 import { type HostFunctions, i64, u32 } from './args';
 
-interface Defined {
-  name: string;
-  type: MetricType;
-}
-
-/** Metric ids carry the type in the low two bits, as Envoy's do; ids are per VM. */
-export function metricCalls(vm: Vm): HostFunctions {
+/** Counters, gauges and histograms; ids are per VM (vm.metricIds), values shared by the host. */
+export function metricCalls(vm: VmApi): HostFunctions {
   const { metrics } = vm.env;
-  const byId = new Map<number, Defined>();
-  let next = 1;
+  const ids = vm.metricIds;
   return {
     proxy_define_metric(type, namePtr, nameSize, idPtr) {
       const name = vm.memory.readString(u32(namePtr), u32(nameSize));
@@ -19,17 +13,16 @@ export function metricCalls(vm: Vm): HostFunctions {
       if (t > MetricType.HISTOGRAM || name.length === 0) return Status.BAD_ARGUMENT;
       vm.memory.assertRange(u32(idPtr), 4);
       if (!metrics.define(name, t)) return Status.BAD_ARGUMENT;
-      const id = ((next++ << 2) | t) >>> 0;
-      byId.set(id, { name, type: t });
+      const id = ids.assign({ name, type: t });
       vm.memory.writeU32(u32(idPtr), id);
       return Status.OK;
     },
     proxy_increment_metric(id, offset) {
-      const m = byId.get(u32(id));
+      const m = ids.get(u32(id));
       if (!m) return Status.NOT_FOUND;
       const delta = Number(i64(offset));
       if (m.type === MetricType.COUNTER) {
-        if (delta < 0) return Status.BAD_ARGUMENT;
+        if (delta <= 0) return Status.BAD_ARGUMENT;
         metrics.add(m.name, vm.index, delta);
       } else if (m.type === MetricType.GAUGE) {
         metrics.add(m.name, vm.index, delta);
@@ -39,7 +32,7 @@ export function metricCalls(vm: Vm): HostFunctions {
       return Status.OK;
     },
     proxy_record_metric(id, value) {
-      const m = byId.get(u32(id));
+      const m = ids.get(u32(id));
       if (!m) return Status.NOT_FOUND;
       const v = Number(BigInt.asUintN(64, BigInt(value)));
       if (m.type === MetricType.COUNTER) metrics.add(m.name, vm.index, v);
@@ -48,7 +41,7 @@ export function metricCalls(vm: Vm): HostFunctions {
       return Status.OK;
     },
     proxy_get_metric(id, outPtr) {
-      const m = byId.get(u32(id));
+      const m = ids.get(u32(id));
       if (!m) return Status.NOT_FOUND;
       if (m.type === MetricType.HISTOGRAM) return Status.BAD_ARGUMENT;
       // Envoy's stats are process-wide: every worker sees the same counter.

@@ -1,6 +1,6 @@
 import { Status } from '../abi';
 import { resolveProperty } from '../properties';
-import type { Vm } from '../vm';
+import type { VmApi } from './vm-api';
 import { type HostFunctions, u32 } from './args';
 
 const MAX_PROPERTY_BYTES = 1 << 20;
@@ -11,7 +11,7 @@ function segmentsOf(path: string): string[] {
   return trimmed.split('\0');
 }
 
-export function propertyCalls(vm: Vm): HostFunctions {
+export function propertyCalls(vm: VmApi): HostFunctions {
   return {
     proxy_get_property(pathPtr, pathSize, valuePtrPtr, valueSizePtr) {
       const path = vm.memory.readString(u32(pathPtr), u32(pathSize));

@@ -1,9 +1,9 @@
 import { Status } from '../abi';
-import type { Vm } from '../vm';
+import type { VmApi } from './vm-api';
 import { type HostFunctions, u32 } from './args';
 
 /** Shared data (with CAS) and shared queues, common to every VM of the host. */
-export function sharedCalls(vm: Vm): HostFunctions {
+export function sharedCalls(vm: VmApi): HostFunctions {
   const { shared, queues, config } = vm.env;
   return {
     proxy_get_shared_data(keyPtr, keySize, valuePtrPtr, valueSizePtr, casPtr) {

@@ -1,9 +1,9 @@
 import { LogLevel, Status } from '../abi';
-import type { Vm } from '../vm';
+import type { VmApi } from './vm-api';
 import { type HostFunctions, u32 } from './args';
 
 /** Logging, clock, timer, status, effective context and proxy_done. */
-export function systemCalls(vm: Vm): HostFunctions {
+export function systemCalls(vm: VmApi): HostFunctions {
   const { env } = vm;
   return {
     proxy_log(level, ptr, size) {
@@ -36,17 +36,10 @@ export function systemCalls(vm: Vm): HostFunctions {
       return Status.OK;
     },
     proxy_set_effective_context(contextId) {
-      const ctx = vm.contexts.get(u32(contextId));
-      if (!ctx) return Status.BAD_ARGUMENT;
-      vm.current = ctx;
-      return Status.OK;
+      return vm.setEffectiveContext(u32(contextId)) ? Status.OK : Status.BAD_ARGUMENT;
     },
     proxy_done() {
-      const root = vm.root;
-      if (!root) return Status.NOT_FOUND;
-      root.doneCalled = true;
-      root.onDoneCalled?.();
-      return Status.OK;
+      return vm.rootDone() ? Status.OK : Status.NOT_FOUND;
     },
   };
 }

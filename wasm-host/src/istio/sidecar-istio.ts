@@ -1,4 +1,4 @@
-import type { ForwardedRequest, HostOptions, UpstreamResponse } from '../types';
+import type { HostOptions, UpstreamResponse } from '../types';
 import { responseFlagBits } from './response-flags';
 import { peerHeaders, takePeer } from './metadata-exchange';
 import { cleanTree, isTreeMap, type TreeMap } from './property-tree';
@@ -152,21 +152,9 @@ export class IstioStream {
     return [...takePeer(headers).rest, ...peerHeaders(this.node)];
   }
 
-  /** `send` to the upstream, with what Envoy records around it: the exchange on the answer, and the
-   * UF response flag (upstream connection failure) when there was none. */
-  upstream(
-    send: (req: ForwardedRequest) => Promise<UpstreamResponse>,
-  ): (req: ForwardedRequest) => Promise<UpstreamResponse> {
-    return async (req) => {
-      let res: UpstreamResponse;
-      try {
-        res = await send(req);
-      } catch (err) {
-        this.properties.responseFlags = (this.properties.responseFlags ?? 0) | UPSTREAM_FAILURE;
-        throw err;
-      }
-      return this.upstreamResponse(res);
-    };
+  /** No connection to the upstream: Envoy's UF response flag. */
+  upstreamFailed(): void {
+    this.properties.responseFlags = (this.properties.responseFlags ?? 0) | UPSTREAM_FAILURE;
   }
 
   /** The upstream's response (outbound): learn and strip the peer. */

@@ -33,6 +33,18 @@ export interface SidecarOptions {
   failStrategy: FailStrategy;
   /** What Istio puts around the plugin (wasm-host/src/istio/sidecar-istio.ts). */
   istio: IstioSidecarOptions;
+  /** Largest body a plugin may buffer or produce (413 / 500 past it). */
+  bufferLimitBytes: number;
+  /** A stream idle this long ends (Envoy's stream_idle_timeout); 0 = never. */
+  streamIdleTimeoutMs: number;
+  /** TCP mode: connections are forwarded to this address through the plugin's network filter. */
+  tcpUpstream?: Address;
+  /** false (--in-process): every VM on the main thread, no watchdog (a baseline for bench:host). */
+  workerThreads: boolean;
+  /** A callback running longer than this fails its VM; 0 = no watchdog. */
+  watchdogMs: number;
+  /** Largest linear memory per VM. */
+  maxMemoryBytes: number;
 }
 
 /** A bad command line; the CLI prints it with the usage text and exits 2. */
@@ -48,6 +60,11 @@ export const USAGE = `usage: npm run sidecar -- --upstream URL [options]
   --listen HOST:PORT        proxy address (default 127.0.0.1:15001; port 0 = any free port)
   --admin HOST:PORT         admin address with /stats and /ready (default 127.0.0.1:15000)
   --upstream URL            where requests are forwarded, e.g. http://127.0.0.1:8080
+                            (with --tcp: HOST:PORT or tcp://HOST:PORT)
+  --tcp                     TCP mode: forward connections through the plugin's network filter
+  --watchdog-ms N           fail a VM whose callback runs longer than N ms (default 10000; 0 = off)
+  --max-memory-bytes N      linear memory cap per VM (default 1073741824, Envoy's 1 GiB)
+  --in-process              run every VM on the main thread (no worker threads, no watchdog)
   --upstream-timeout-ms N   answer 504 when the upstream has not answered in full by then
                             (default 15000, Envoy's route timeout; 0 = no limit)
   --concurrency N           VMs, like Envoy worker threads (default 2)
@@ -58,6 +75,10 @@ export const USAGE = `usage: npm run sidecar -- --upstream URL [options]
   --log-level LEVEL         trace|debug|info|warn|error|critical (default info)
   --fail-strategy S         FAIL_CLOSE (default) or FAIL_OPEN
 ${ISTIO_USAGE}
+  --buffer-limit-bytes N    largest body a plugin may buffer or produce (default 1048576, Envoy's
+                            per-connection buffer limit); past it 413 (request) / 500 (response)
+  --stream-idle-timeout-ms N  end a stream idle this long: 408, or a reset once the answer started
+                            (default 300000, Envoy's stream_idle_timeout; 0 = never)
   --help                    this text`;
 
 const LEVELS: Record<string, LogLevel> = {
@@ -101,6 +122,15 @@ function parseHttpUrl(flag: string, value: string): URL {
   return url;
 }
 
+/** A non-negative integer flag (milliseconds, bytes) of at most 9 digits, or its default. */
+function count(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(value)) {
+    throw new UsageError(`--${flag}: expected an integer 0..999999999, got "${value}"`);
+  }
+  return Number(value);
+}
+
 /** Parses the sidecar's command line; throws UsageError naming the offending flag. */
 export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
   let values;
@@ -125,6 +155,12 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
         'vm-id': { type: 'string' },
         'log-level': { type: 'string' },
         'fail-strategy': { type: 'string' },
+        'buffer-limit-bytes': { type: 'string' },
+        'stream-idle-timeout-ms': { type: 'string' },
+        tcp: { type: 'boolean' },
+        'watchdog-ms': { type: 'string' },
+        'max-memory-bytes': { type: 'string' },
+        'in-process': { type: 'boolean' },
         help: { type: 'boolean' },
         ...ISTIO_FLAG_SPECS,
       },
@@ -138,12 +174,7 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
     throw new UsageError(`--concurrency: expected an integer 1..64, got "${values.concurrency}"`);
   }
-  const upstreamTimeoutMs = Number(values['upstream-timeout-ms'] ?? '15000');
-  if (!/^\d{1,9}$/.test(values['upstream-timeout-ms'] ?? '15000')) {
-    throw new UsageError(
-      `--upstream-timeout-ms: expected milliseconds 0..999999999, got "${values['upstream-timeout-ms']}"`,
-    );
-  }
+  const upstreamTimeoutMs = count('upstream-timeout-ms', values['upstream-timeout-ms'], 15000);
   const level = values['log-level'] ?? 'info';
   if (!Object.hasOwn(LEVELS, level)) throw new UsageError(`--log-level: unknown level "${level}"`);
   const fail = values['fail-strategy'] ?? 'FAIL_CLOSE';
@@ -159,6 +190,9 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  const tcpUpstream = values.tcp
+    ? parseAddress('upstream', values.upstream.replace(/^tcp:\/\//, ''))
+    : undefined;
   return {
     wasm: values.wasm,
     pluginConfig: values.config ?? '',
@@ -166,7 +200,13 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
     clusters,
     listen: parseAddress('listen', values.listen ?? '127.0.0.1:15001'),
     admin: parseAddress('admin', values.admin ?? '127.0.0.1:15000'),
-    upstream: parseHttpUrl('upstream', values.upstream),
+    // In TCP mode the HTTP upstream URL only names the same address (it is not used for requests).
+    upstream: tcpUpstream
+      ? new URL(
+          `http://${tcpUpstream.host.includes(':') ? `[${tcpUpstream.host}]` : tcpUpstream.host}:${tcpUpstream.port}`,
+        )
+      : parseHttpUrl('upstream', values.upstream),
+    tcpUpstream,
     upstreamTimeoutMs,
     concurrency,
     nodeMetadata: parsePairs('node-metadata', values['node-metadata'] ?? []),
@@ -176,5 +216,10 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
     logLevel: LEVELS[level],
     failStrategy: fail,
     istio,
+    bufferLimitBytes: count('buffer-limit-bytes', values['buffer-limit-bytes'], 1 << 20),
+    streamIdleTimeoutMs: count('stream-idle-timeout-ms', values['stream-idle-timeout-ms'], 300_000),
+    workerThreads: !values['in-process'],
+    watchdogMs: count('watchdog-ms', values['watchdog-ms'], 10_000),
+    maxMemoryBytes: count('max-memory-bytes', values['max-memory-bytes'], 1 << 30),
   };
 }

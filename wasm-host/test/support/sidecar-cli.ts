@@ -27,7 +27,7 @@ export async function startSidecarCli(
     () => {
       if (proc.proc.exitCode !== null) throw new WaitAborted(`sidecar exited:\n${proc.output()}`);
       for (const line of proc.lines) {
-        const m = /listening on (http:\/\/[\d.:]+) admin (http:\/\/[\d.:]+)/.exec(line);
+        const m = /listening on ((?:http|tcp):\/\/[\d.:]+) admin (http:\/\/[\d.:]+)/.exec(line);
         if (m) return m;
       }
       return undefined;

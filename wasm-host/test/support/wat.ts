@@ -61,6 +61,10 @@ const IMPORTS: Record<string, string> = {
   proxy_dequeue_shared_queue: '(param i32 i32 i32) (result i32)',
   proxy_set_effective_context: '(param i32) (result i32)',
   proxy_done: '(result i32)',
+  proxy_get_configuration: '(param i32 i32) (result i32)',
+  proxy_continue_request: '(result i32)',
+  proxy_continue_response: '(result i32)',
+  proxy_clear_route_cache: '(result i32)',
   proxy_grpc_call: '(param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)',
 };
 
@@ -69,7 +73,7 @@ export interface PluginSource {
   body: string;
   /** Data segments: [offset, bytes]. Offsets 1024..65535 are free; the heap starts at 65536. */
   data?: Array<[number, Uint8Array | string]>;
-  abi?: '0_2_1' | '0_2_0' | 'none';
+  abi?: '0_2_1' | '0_2_0' | '0_1_0' | 'none';
   /** Extra raw import lines. */
   extraImports?: string;
   /** Leave out the `malloc` export (e.g. to test proxy_on_memory_allocate). */
