@@ -24,8 +24,17 @@ import { waitFor } from './support/wait-for';
 // tarballs, plus tarballs of their runtime dependencies packed from this checkout's node_modules, so no registry
 // is asked), then used there: the library API, the `mesha-sidecar` and `mesha-wasm` bins, and the types.
 const execFile = promisify(execFileCb);
+/** Runs a command; a failure says what it printed (tsc reports its errors on stdout). */
 const run = (cmd: string, args: string[], cwd: string) =>
-  execFile(cmd, args, { cwd, encoding: 'utf8', timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
+  execFile(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: 240_000,
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch((err: Error & { stdout?: string; stderr?: string }) => {
+    err.message += `\n${err.stdout ?? ''}${err.stderr ?? ''}`;
+    throw err;
+  });
 const TSC = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
 
 interface Packed {
