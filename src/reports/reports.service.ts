@@ -22,11 +22,6 @@ export interface ReportSummary {
   duplicate: boolean;
 }
 
-/** True for `application/json` (any parameters, any case): the structured report contract. */
-export function isJsonContentType(contentType: string | undefined): boolean {
-  return contentType !== undefined && /^\s*application\/json\s*(;|$)/i.test(contentType);
-}
-
 /**
  * Structured (traffic-mode) reports: parsed, validated against report-v1.schema.json and applied
  * exactly once per (reporter id, seq). A refused report changes nothing.
