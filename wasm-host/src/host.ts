@@ -6,6 +6,7 @@ import { HttpCallClient } from './http-client';
 import { MetricsStore } from './metrics-store';
 import { SharedData, SharedQueues } from './shared-state';
 import { runStream } from './stream-runner';
+import { UpstreamCluster } from './upstream-cluster';
 import type {
   HostOptions,
   HttpCallRecord,
@@ -28,17 +29,9 @@ function pushBounded<T>(list: T[], item: T): void {
 }
 
 function resolveConfig(options: HostOptions): ResolvedConfig {
-  const clusters = new Map<string, URL>();
-  for (const [name, url] of Object.entries(options.clusters ?? {})) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new PluginLoadError(`cluster ${name}: "${url}" is not a URL`);
-    }
-    if (parsed.protocol !== 'http:')
-      throw new PluginLoadError(`cluster ${name}: only http:// URLs are supported`);
-    clusters.set(name, parsed);
+  const clusters = new Map<string, UpstreamCluster>();
+  for (const [name, urls] of Object.entries(options.clusters ?? {})) {
+    clusters.set(name, UpstreamCluster.parse(name, urls));
   }
   return {
     pluginConfig: Buffer.from(options.pluginConfig ?? '', 'utf8'),
