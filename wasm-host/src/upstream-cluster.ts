@@ -4,6 +4,8 @@ import { envoyPointCounts, RingHash, xxHash64, type Hash64 } from './ring-hash';
 /** Envoy's outlier detection defaults: base_ejection_time 30 s, max_ejection_time 300 s. */
 export const BASE_EJECTION_MS = 30_000;
 export const MAX_EJECTION_MS = 300_000;
+/** Rings kept for the sets of ejected endpoints seen; past it the cache starts over (memory stays bounded). */
+const MAX_RINGS = 8;
 
 interface Endpoint {
   url: URL;
@@ -24,7 +26,7 @@ interface Endpoint {
  */
 export class UpstreamCluster {
   private readonly endpoints: Endpoint[];
-  /** Rings by the set of endpoints in them (`1,0,1` = in or out), built on first use. */
+  /** Rings by the set of endpoints in them (`1,0,1` = in or out), built on first use, a few kept. */
   private readonly rings = new Map<string, RingHash>();
   private hash: Hash64 | undefined;
 
@@ -84,7 +86,7 @@ export class UpstreamCluster {
   }
 
   /** The endpoint for `authority` among those not ejected now. */
-  pick(authority: string): Endpoint {
+  private pick(authority: string): Endpoint {
     if (!this.hash) throw new Error('UpstreamCluster.pick before the hash is ready');
     const now = this.nowMs();
     let members = this.endpoints.map((e) => e.ejectedUntilMs <= now);
@@ -101,6 +103,7 @@ export class UpstreamCluster {
         this.hash,
         counts,
       );
+      if (this.rings.size >= MAX_RINGS) this.rings.clear();
       this.rings.set(id, ring);
     }
     return inRing[ring.pick(this.hash(authority))];
