@@ -209,4 +209,36 @@ describe('mesha replicas behind the sidecar ring hash', () => {
     const expected = Object.fromEntries(WORKLOADS.map((w) => [w, sent[w] + twiceBy[w]]));
     await waitForTotals(expected);
   }, 240_000);
+
+  it('once its ejection ends, the restarted replica gets its reporters back; every report still counted once more at most as documented', async () => {
+    const restarted = bAgain;
+    if (!restarted) throw new Error('the previous test did not restart replica b');
+    const movedBack = new Set(appliedBy(b).map((e) => e.id));
+    let running = true;
+    const loops = sidecars.map(async (_, i) => {
+      while (running) {
+        await send(i);
+        await new Promise((ok) => setTimeout(ok, 50));
+      }
+    });
+    // The sidecar ejected b for 30 s from its first failed call; after that the ring has it again.
+    await waitFor(
+      'the reporters that were on b to report to the restarted b',
+      () => {
+        const back = new Set(appliedBy(restarted).map((e) => e.id));
+        return [...movedBack].every((id) => back.has(id));
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+    running = false;
+    await Promise.all(loops);
+    // Its restored exactly-once windows hold: nothing it applied before the kill was applied again.
+    const before = new Set(appliedBy(b).map((e) => `${e.id}/${e.seq}`));
+    expect(appliedBy(restarted).filter((e) => before.has(`${e.id}/${e.seq}`))).toEqual([]);
+    expect(appliedBy(restarted).every((e) => movedBack.has(e.id))).toBe(true);
+    // The sum: what was sent, plus each report that both a and b (before or after the restart) applied.
+    const onB = new Set([...appliedBy(b), ...appliedBy(restarted)].map((e) => `${e.id}/${e.seq}`));
+    const twiceBy = byWorkload(appliedBy(a).filter((e) => onB.has(`${e.id}/${e.seq}`)));
+    await waitForTotals(Object.fromEntries(WORKLOADS.map((w) => [w, sent[w] + twiceBy[w]])));
+  }, 240_000);
 });
