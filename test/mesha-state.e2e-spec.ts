@@ -4,45 +4,18 @@ import { join, resolve } from 'node:path';
 import { startProcess, stopAllProcesses } from './support/child-process';
 import { REPO_ROOT, startMesha, type MeshaProcess } from './support/mesha';
 import { scrape, sumSamples } from './support/prometheus-text';
-import { validReport } from './support/report-fixture';
+import { validReport, validReportV2 } from './support/report-fixture';
 import { waitFor } from './support/wait-for';
-import { ENVOY_BUCKETS, ISTIO_LABELS } from '../src/istio/report-v2.types';
 
 const MESHA_MAIN = resolve(REPO_ROOT, 'dist', 'main.js');
 const REPORTERS = Array.from({ length: 6 }, (_, i) => `${i + 1}`.repeat(16));
 /** Reporters in the istio mode (v2 reports, Istio's istio_* families). */
 const V2_REPORTERS = ['a', 'b', 'c'].map((c) => c.repeat(16));
 const SEQS = 40;
-const oneIn = (slot: number) =>
-  Array.from({ length: ENVOY_BUCKETS.length + 1 }, (_, i) => (i === slot ? 1 : 0));
-/** A v2 report: 2 requests answered 200 (duration sum 7.5 ms) and 1 answered 503, Istio's labels. */
-function v2Body(id: string, seq: number): string {
-  const strings = [...ISTIO_LABELS.map((name) => `${name}-x`), '200', '503'];
-  const d = (code: number) => ISTIO_LABELS.map((name, i) => (name === 'response_code' ? code : i));
-  const entry = (code: number, n: number) => ({
-    d: d(code),
-    n,
-    duration_ms: oneIn(3).map((x) => x * n),
-    duration_sum_ms: 7.5,
-    request_bytes: oneIn(7).map((x) => x * n),
-    request_bytes_sum: 200,
-    response_bytes: oneIn(9).map((x) => x * n),
-    response_bytes_sum: 900,
-  });
-  return JSON.stringify({
-    v: 2,
-    reporter: { id, seq },
-    source: { workload: 'productpage-v1', namespace: 'bookinfo', pod: `pod-${id.slice(0, 1)}` },
-    window: { start_ms: 1_700_000_000_000, end_ms: 1_700_000_005_000 },
-    buckets: [...ENVOY_BUCKETS],
-    strings,
-    http: [entry(ISTIO_LABELS.length, 2), entry(ISTIO_LABELS.length + 1, 1)],
-  });
-}
 /** v1, each report: 3 GET 2xx requests (buckets 1,1,...,1), 12 s total, 900 bytes out (the fixture). */
 const body = (id: string, seq: number) =>
   V2_REPORTERS.includes(id)
-    ? v2Body(id, seq)
+    ? JSON.stringify(validReportV2({ reporter: { id, seq } }))
     : JSON.stringify(validReport({ reporter: { id, seq } }));
 
 async function post(mesha: MeshaProcess, id: string, seq: number): Promise<number | 'failed'> {
