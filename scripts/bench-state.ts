@@ -1,7 +1,7 @@
 /**
  * npm run bench:state — what durable state (STATE_DIR) costs, in one run against the same build:
  *
- * 1. ingest: structured reports from BENCH_STATE_REPORTERS concurrent reporters (each sends its seqs in
+ * 1. ingest: structured reports (v1, or v2 with BENCH_STATE_REPORT=v2) from BENCH_STATE_REPORTERS concurrent reporters (each sends its seqs in
  *    order and waits for the acknowledgement, as the reporter does) to mesha without STATE_DIR and with it,
  *    alternating, BENCH_ROUNDS rounds of BENCH_STATE_SECONDS each: reports/s and latency; ratio on/off.
  * 2. restart: mesha holding BENCH_STATE_SERIES series (100,000: 16 per observed-traffic label set), stopped with SIGTERM and started again: time
@@ -13,12 +13,20 @@ import { join } from 'node:path';
 import { stopAllProcesses } from '../test/support/child-process';
 import { startMesha, type MeshaProcess } from '../test/support/mesha';
 import { scrape, sumSamples } from '../test/support/prometheus-text';
-import { validReport } from '../test/support/report-fixture';
+import { validReport, validReportV2 } from '../test/support/report-fixture';
 
 const REPORTERS = Number(process.env.BENCH_STATE_REPORTERS ?? 32);
 const SECONDS = Number(process.env.BENCH_STATE_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const SERIES = Number(process.env.BENCH_STATE_SERIES ?? 100_000);
+/** Which reports the ingest rounds send: v1 (traffic mode, default) or v2 (istio mode, Istio's families). */
+const VERSION = process.env.BENCH_STATE_REPORT === 'v2' ? 2 : 1;
+const reportBody = (id: string, seq: number) =>
+  JSON.stringify(
+    VERSION === 2
+      ? validReportV2({ reporter: { id, seq } })
+      : validReport({ reporter: { id, seq } }),
+  );
 /** Series per label set of the observed-traffic families: requests, bytes out, 12 buckets, sum, count. */
 const SERIES_PER_LABEL_SET = 16;
 const LABEL_SETS = Math.ceil(SERIES / SERIES_PER_LABEL_SET);
@@ -54,7 +62,7 @@ async function ingest(mesha: MeshaProcess, round: number): Promise<IngestResult>
         const res = await fetch(`${mesha.url}/wasmCallback`, {
           method: 'POST',
           headers: { melonMsg: 'bench', 'Content-Type': 'application/json' },
-          body: JSON.stringify(validReport({ reporter: { id, seq } })),
+          body: reportBody(id, seq),
         });
         await res.text();
         if (res.status === 200) latencies.push(performance.now() - started);
@@ -99,7 +107,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mesha-bench-state-'));
   try {
     console.log(
-      `bench:state: ${REPORTERS} reporters, ${ROUNDS} rounds of ${SECONDS} s per setting; restart with ${fmt(SERIES)} series`,
+      `bench:state: ${REPORTERS} reporters sending v${VERSION} reports, ${ROUNDS} rounds of ${SECONDS} s per setting; restart with ${fmt(SERIES)} series`,
     );
     console.log(
       '(the machine is shared with other work today: compare the ratios, not absolute figures)\n',

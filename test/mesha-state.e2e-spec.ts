@@ -4,14 +4,19 @@ import { join, resolve } from 'node:path';
 import { startProcess, stopAllProcesses } from './support/child-process';
 import { REPO_ROOT, startMesha, type MeshaProcess } from './support/mesha';
 import { scrape, sumSamples } from './support/prometheus-text';
-import { validReport } from './support/report-fixture';
+import { validReport, validReportV2 } from './support/report-fixture';
 import { waitFor } from './support/wait-for';
 
 const MESHA_MAIN = resolve(REPO_ROOT, 'dist', 'main.js');
 const REPORTERS = Array.from({ length: 6 }, (_, i) => `${i + 1}`.repeat(16));
+/** Reporters in the istio mode (v2 reports, Istio's istio_* families). */
+const V2_REPORTERS = ['a', 'b', 'c'].map((c) => c.repeat(16));
 const SEQS = 40;
-/** Each report: 3 GET 2xx requests (buckets 1,1,...,1), 12 s total, 900 bytes out (the fixture). */
-const body = (id: string, seq: number) => JSON.stringify(validReport({ reporter: { id, seq } }));
+/** v1, each report: 3 GET 2xx requests (buckets 1,1,...,1), 12 s total, 900 bytes out (the fixture). */
+const body = (id: string, seq: number) =>
+  V2_REPORTERS.includes(id)
+    ? JSON.stringify(validReportV2({ reporter: { id, seq } }))
+    : JSON.stringify(validReport({ reporter: { id, seq } }));
 
 async function post(mesha: MeshaProcess, id: string, seq: number): Promise<number | 'failed'> {
   try {
@@ -38,6 +43,10 @@ async function totals(mesha: MeshaProcess) {
       le: '0.005',
     }),
     bytesOut: sumSamples(samples, 'mesha_observed_bytes_total', { direction: 'out' }),
+    istioRequests: sumSamples(samples, 'istio_requests_total'),
+    istio503: sumSamples(samples, 'istio_requests_total', { response_code: '503' }),
+    istioDurationSum: sumSamples(samples, 'istio_request_duration_milliseconds_sum'),
+    istioResponseBytesCount: sumSamples(samples, 'istio_response_bytes_count'),
   };
 }
 
@@ -61,34 +70,49 @@ describe('mesha with STATE_DIR', () => {
     const acked = new Set<string>();
     let killed = false;
     // One sequential sender per reporter, as a reporter sends; mesha is killed while they run.
-    const senders = REPORTERS.map(async (id) => {
+    const senders = [...REPORTERS, ...V2_REPORTERS].map(async (id) => {
       for (let seq = 1; seq <= SEQS && !killed; seq++) {
         if ((await post(mesha, id, seq)) === 200) acked.add(`${id}/${seq}`);
       }
     });
-    await waitFor('some reports to be acknowledged', () => acked.size >= 60, { timeoutMs: 60_000 });
+    await waitFor('some reports to be acknowledged', () => acked.size >= 90, { timeoutMs: 60_000 });
     await mesha.stop('SIGKILL', 0);
     killed = true;
     await Promise.all(senders);
     const ackedBeforeCrash = acked.size;
-    expect(ackedBeforeCrash).toBeLessThan(REPORTERS.length * SEQS);
+    expect(ackedBeforeCrash).toBeLessThan((REPORTERS.length + V2_REPORTERS.length) * SEQS);
+    const ackedV2 = [...acked].filter((k) => V2_REPORTERS.includes(k.split('/')[0])).length;
+    expect(ackedV2).toBeGreaterThan(0);
 
     mesha = await startMesha({ STATE_DIR: stateDir });
     // Nothing acknowledged was lost: at least the acknowledged reports are counted after the restart.
-    expect((await totals(mesha)).requests).toBeGreaterThanOrEqual(3 * ackedBeforeCrash);
+    expect((await totals(mesha)).requests).toBeGreaterThanOrEqual(3 * (ackedBeforeCrash - ackedV2));
+    expect((await totals(mesha)).istioRequests).toBeGreaterThanOrEqual(3 * ackedV2);
     // Every reporter re-sends everything (acknowledged or not), then all again: duplicates all.
     for (let round = 0; round < 2; round++) {
       const statuses = await Promise.all(
-        REPORTERS.flatMap((id) => Array.from({ length: SEQS }, (_, i) => post(mesha, id, i + 1))),
+        [...REPORTERS, ...V2_REPORTERS].flatMap((id) =>
+          Array.from({ length: SEQS }, (_, i) => post(mesha, id, i + 1)),
+        ),
       );
       expect(statuses.every((s) => s === 200)).toBe(true);
     }
     const all = REPORTERS.length * SEQS;
-    const exact = { requests: 3 * all, count: 3 * all, firstBucket: all, bytesOut: 900 * all };
+    const v2 = V2_REPORTERS.length * SEQS;
+    const exact = {
+      requests: 3 * all,
+      count: 3 * all,
+      firstBucket: all,
+      bytesOut: 900 * all,
+      istioRequests: 3 * v2,
+      istio503: v2,
+      istioDurationSum: 15 * v2,
+      istioResponseBytesCount: 3 * v2,
+    };
     expect(await totals(mesha)).toMatchObject(exact);
     expect((await totals(mesha)).sum).toBeCloseTo(12 * all, 6);
     const duplicates = sumSamples(await scrape(mesha.url), 'mesha_duplicate_reports_total');
-    expect(duplicates).toBeGreaterThanOrEqual(all + ackedBeforeCrash);
+    expect(duplicates).toBeGreaterThanOrEqual(all + v2 + ackedBeforeCrash);
 
     // SIGTERM, restart: the same cumulative values, re-sends still not counted.
     expect(await mesha.stop('SIGTERM')).toEqual({ code: 0, signal: null });

@@ -1,5 +1,6 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { ReportVersion, VersionCheck } from '../reports/report-version';
+import { istioDurableTotals } from './istio-durable';
 import { ReportsService } from '../reports/reports.service';
 import { IstioMetrics } from './istio.metrics';
 import { checkReportV2 } from './report-v2-validator';
@@ -9,6 +10,8 @@ import type { ReportV2 } from './report-v2.types';
 @Injectable()
 export class IstioReports implements ReportVersion<ReportV2>, OnModuleInit {
   readonly version = 2;
+  /** Kept across restarts under STATE_DIR (src/state). */
+  readonly durable = istioDurableTotals((report) => this.metrics.applied(report));
 
   constructor(
     private readonly reports: ReportsService,

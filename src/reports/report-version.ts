@@ -18,4 +18,19 @@ export interface ReportVersion<R extends StructuredReport = StructuredReport> {
   apply(report: R): void;
   /** For the report log line: entries and requests in it. */
   size(report: R): { counts: number; requests: number };
+  /** Durable state (STATE_DIR): how the version's cumulative totals are kept; absent = not kept. */
+  readonly durable?: DurableTotals<R>;
+}
+
+/**
+ * Cumulative totals as src/state keeps them for any report version: opaque keys (a label set, a family)
+ * to numeric vectors that add element-wise. src/state sums and stores them without knowing the version.
+ */
+export type Totals = Array<[key: string, values: number[]]>;
+
+export interface DurableTotals<R> {
+  /** What a checked report adds to the totals. */
+  totalsOf(report: R): Totals;
+  /** Hands totals kept before a restart back to the version's metrics (once, at registration). */
+  restore(totals: Totals): void;
 }

@@ -68,6 +68,7 @@ export class ReportsService {
   /** Adds a report version (e.g. v2, Istio's metrics); `v` in the body selects it. */
   registerVersion<R extends StructuredReport>(handler: ReportVersion<R>): void {
     this.versions.set(handler.version, handler as unknown as ReportVersion);
+    if (handler.durable) this.state?.restoreVersion(handler.version, handler.durable); // #12
   }
 
   /** Applies the report in `body` unless it was applied before; throws ReportRejected if invalid. */
@@ -141,6 +142,7 @@ export class ReportsService {
     this.metrics.seen(report, receivedAtMs);
     if (first) handler.apply(report);
     else this.metrics.duplicate();
+    if (first) this.state?.recordVersion(handler.version, report, handler.durable, receivedAtMs);
     return {
       reporterId: report.reporter.id,
       seq: report.reporter.seq,

@@ -7,6 +7,7 @@ import { Counter, Gauge } from 'prom-client';
 import type { AppConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
 import type { ReportV1 } from '../reports/report.types';
+import type { DurableTotals, StructuredReport, Totals } from '../reports/report-version';
 import { GroupCommitLog, readLog, rewriteLog, StateFileError } from './state-log';
 import { TrafficState, type RestoreTarget } from './traffic-state';
 
@@ -14,7 +15,8 @@ export const STATE_FILE = 'mesha-state.log';
 
 type Entry =
   | { kind: 'snapshot'; state: ReturnType<TrafficState['toJSON']> }
-  | { kind: 'report'; atMs: number; report: Pick<ReportV1, 'reporter' | 'source' | 'counts'> };
+  | { kind: 'report'; atMs: number; report: Pick<ReportV1, 'reporter' | 'source' | 'counts'> }
+  | { kind: 'version'; v: number; atMs: number; report: StructuredReport; totals: Totals };
 
 /**
  * Durable state under STATE_DIR (off when unset: everything stays in memory). Structured reports
@@ -87,6 +89,35 @@ export class StateService implements OnApplicationShutdown {
       atMs,
       report: { reporter: report.reporter, source: report.source, counts: report.counts },
     };
+    this.append(path, entry);
+  }
+
+  /**
+   * Keeps an applied report of another version (v2...), like record(): its reporter's exactly-once
+   * window always, and its totals when the version says how (`durable`).
+   */
+  recordVersion<R extends StructuredReport>(
+    version: number,
+    report: R,
+    durable: DurableTotals<R> | undefined,
+    atMs: number,
+  ): void {
+    const path = this.path;
+    if (path === undefined) return;
+    const identity = { reporter: report.reporter, source: report.source };
+    const totals = durable?.totalsOf(report) ?? [];
+    this.traffic.applyVersion(version, identity, totals, atMs);
+    this.append(path, { kind: 'version', v: version, atMs, report: identity, totals });
+  }
+
+  /** Hands a version's totals kept before the restart to it (when it registers). */
+  restoreVersion(version: number, durable: Pick<DurableTotals<unknown>, 'restore'>): void {
+    if (this.path === undefined) return;
+    const totals = this.traffic.versionTotals(version);
+    if (totals.length > 0) durable.restore(totals);
+  }
+
+  private append(path: string, entry: Entry): void {
     const payload = Buffer.from(JSON.stringify(entry), 'utf8');
     this.lastWrite = this.openLog(path).then((log) => log.append(payload));
   }
@@ -159,6 +190,8 @@ export class StateService implements OnApplicationShutdown {
     }
     if (entry.kind === 'snapshot') this.traffic.load(entry.state);
     else if (entry.kind === 'report') this.traffic.apply(entry.report as ReportV1, entry.atMs);
+    else if (entry.kind === 'version')
+      this.traffic.applyVersion(entry.v, entry.report, entry.totals, entry.atMs);
     else throw new StateFileError(`${this.path} holds a record of unknown kind`);
   }
 }

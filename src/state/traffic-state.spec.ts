@@ -67,4 +67,60 @@ describe('TrafficState', () => {
     ]);
     expect(firstTime.map(([id]) => id)).toEqual(['3333333333333333', '4444444444444444']);
   });
+
+  it('keeps other report versions generically: totals per key add element-wise, windows as for v1, through JSON', () => {
+    const state = new TrafficState(2, 100);
+    const who = (id: string, seq: number) => ({
+      reporter: { id, seq },
+      source: { workload: 'productpage-v1', namespace: 'bookinfo', pod: 'p-1' },
+    });
+    state.applyVersion(2, who('cccccccccccccccc', 1), [['k1', [1, 2, 0.5]]], 1_000);
+    state.applyVersion(
+      2,
+      who('cccccccccccccccc', 2),
+      [
+        ['k1', [2, 0, 0.25]],
+        ['k2', [5]],
+      ],
+      2_000,
+    );
+    state.applyVersion(
+      2,
+      who('cccccccccccccccc', 3),
+      [
+        ['k3', [9]],
+        ['k1', [1, 1, 1]],
+      ],
+      3_000,
+    ); // k3: past the bound
+    state.applyVersion(3, who('dddddddddddddddd', 1), [['k1', [7]]], 4_000);
+
+    const copy = new TrafficState(2, 100);
+    copy.load(JSON.parse(JSON.stringify(state)) as Parameters<TrafficState['load']>[0]);
+    expect(copy.versionTotals(2)).toEqual([
+      ['k1', [4, 3, 1.75]],
+      ['k2', [5]],
+    ]);
+    expect(copy.versionTotals(3)).toEqual([['k1', [7]]]);
+    expect(copy.versionTotals(4)).toEqual([]);
+    const { applied, firstTime, seen, target } = recorder();
+    copy.restoreInto(target);
+    expect(applied).toEqual([]); // no v1 totals
+    expect(firstTime).toEqual([
+      ['cccccccccccccccc', 1],
+      ['cccccccccccccccc', 2],
+      ['cccccccccccccccc', 3],
+      ['dddddddddddddddd', 1],
+    ]);
+    expect(seen.map(([id, at]) => [id, at])).toEqual([
+      ['cccccccccccccccc', 3_000],
+      ['dddddddddddddddd', 4_000],
+    ]);
+  });
+
+  it('loads a snapshot written before other versions were kept', () => {
+    const state = new TrafficState(10, 10);
+    state.load({ series: [], reporters: [] });
+    expect(state.versionTotals(2)).toEqual([]);
+  });
 });

@@ -1,5 +1,6 @@
 import type { ReporterIdentity } from '../reports/live-reporters';
 import type { ReportCount, ReportV1 } from '../reports/report.types';
+import type { Totals } from '../reports/report-version';
 import { SEQ_WINDOW } from '../reports/seq-dedupe';
 
 const OVERFLOW = '__overflow__';
@@ -46,6 +47,8 @@ interface TrafficSnapshot {
     lastSeenMs: number;
     source: ReporterIdentity['source'];
   }>;
+  /** Report versions besides 1 (absent in files written before they were kept). */
+  versions?: Record<string, Totals>;
 }
 
 /**
@@ -57,6 +60,8 @@ interface TrafficSnapshot {
 export class TrafficState {
   private readonly series = new Map<string, SeriesTotals>();
   private readonly reporters = new Map<string, ReporterWindow>();
+  /** Other report versions' totals: version -> opaque key -> values added element-wise. */
+  private readonly versions = new Map<number, Map<string, number[]>>();
 
   constructor(
     private readonly maxSeries: number,
@@ -102,6 +107,34 @@ export class TrafficState {
       totals.bytesIn += count.bytes_in;
       totals.bytesOut += count.bytes_out;
     }
+  }
+
+  /**
+   * A report of another version that was applied: its reporter's window, and what it adds to that
+   * version's totals. At most `maxSeries` keys per version: what a new key past that adds is not kept.
+   */
+  applyVersion(
+    version: number,
+    identity: ReporterIdentity,
+    add: Totals,
+    receivedAtMs: number,
+  ): void {
+    this.markSeen(identity.reporter.id, identity.reporter.seq, receivedAtMs, identity.source);
+    let totals = this.versions.get(version);
+    if (!totals) this.versions.set(version, (totals = new Map()));
+    for (const [key, values] of add) {
+      let kept = totals.get(key);
+      if (!kept) {
+        if (totals.size >= this.maxSeries) continue;
+        totals.set(key, (kept = []));
+      }
+      for (let i = 0; i < values.length; i++) kept[i] = (kept[i] ?? 0) + values[i];
+    }
+  }
+
+  /** A version's totals, for its restore. */
+  versionTotals(version: number): Totals {
+    return [...(this.versions.get(version) ?? [])].map(([key, values]) => [key, [...values]]);
   }
 
   /** Hands everything back, reporters in least-recently-seen order (so LRU order survives). */
@@ -154,6 +187,9 @@ export class TrafficState {
         lastSeenMs: w.lastSeenMs,
         source: w.source,
       })),
+      versions: Object.fromEntries(
+        [...this.versions.keys()].map((v) => [String(v), this.versionTotals(v)]),
+      ),
     };
   }
 
@@ -173,6 +209,9 @@ export class TrafficState {
         lastSeenMs: r.lastSeenMs,
         source: { ...r.source },
       });
+    }
+    for (const [v, totals] of Object.entries(snapshot.versions ?? {})) {
+      this.versions.set(Number(v), new Map(totals.map(([key, values]) => [key, [...values]])));
     }
   }
 

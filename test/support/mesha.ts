@@ -15,11 +15,15 @@ export interface MeshaProcess extends RunningProcess {
 
 /**
  * Starts the built mesha (`dist/main.js`, made by `npm run build`, which `npm test` runs first) on a free
- * loopback port with `env` on top of the defaults, and resolves once /readyz answers 200.
+ * loopback port (or `port`: a restart on the same address) with `env` on top of the defaults, and resolves once
+ * /readyz answers 200.
  */
-export async function startMesha(env: Record<string, string> = {}): Promise<MeshaProcess> {
+export async function startMesha(
+  env: Record<string, string> = {},
+  port?: number,
+): Promise<MeshaProcess> {
   if (!existsSync(MESHA_MAIN)) throw new Error(`${MESHA_MAIN} is missing: run npm run build first`);
-  const port = await freePort();
+  port ??= await freePort();
   const proc = startProcess(process.execPath, [MESHA_MAIN], {
     cwd: REPO_ROOT,
     env: {

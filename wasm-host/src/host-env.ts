@@ -5,12 +5,13 @@ import type { MetricsStore } from './metrics-store';
 import type { IstioHostConfig } from './istio/stream-properties';
 import type { SharedDataApi, SharedQueuesApi } from './shared-state';
 import type { FailStrategy, HttpCallRecord } from './types';
+import type { UpstreamCluster } from './upstream-cluster';
 
 /** Host options with defaults applied. */
 export interface ResolvedConfig {
   pluginConfig: Buffer;
   vmConfig: Buffer;
-  clusters: Map<string, URL>;
+  clusters: Map<string, UpstreamCluster>;
   nodeMetadata: Map<string, string>;
   pluginName: string;
   rootId: string;

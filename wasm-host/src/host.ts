@@ -9,6 +9,7 @@ import { SharedData, SharedQueues } from './shared-state';
 import { DEFAULT_STREAM_LIMITS, type HttpStream, type StreamSink } from './http-stream';
 import { NetworkStream, type ConnectionSink } from './network-stream';
 import { openHttpStream, runStream } from './stream-runner';
+import { UpstreamCluster } from './upstream-cluster';
 import type {
   HostOptions,
   HttpCallRecord,
@@ -31,17 +32,9 @@ function pushBounded<T>(list: T[], item: T): void {
 }
 
 function resolveConfig(options: HostOptions): ResolvedConfig {
-  const clusters = new Map<string, URL>();
-  for (const [name, url] of Object.entries(options.clusters ?? {})) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new PluginLoadError(`cluster ${name}: "${url}" is not a URL`);
-    }
-    if (parsed.protocol !== 'http:')
-      throw new PluginLoadError(`cluster ${name}: only http:// URLs are supported`);
-    clusters.set(name, parsed);
+  const clusters = new Map<string, UpstreamCluster>();
+  for (const [name, urls] of Object.entries(options.clusters ?? {})) {
+    clusters.set(name, UpstreamCluster.parse(name, urls));
   }
   return {
     pluginConfig: Buffer.from(options.pluginConfig ?? '', 'utf8'),

@@ -1,9 +1,12 @@
 import { Agent, request } from 'node:http';
 import { headerRecord } from './outgoing-request';
 import type { HttpCallResponse } from './types';
+import type { UpstreamCluster } from './upstream-cluster';
 
 export interface OutgoingCall {
   url: URL;
+  /** The cluster `url` is on: with several endpoints its ring hash on the Host header picks one. */
+  cluster?: UpstreamCluster;
   method: string;
   headers: Array<[string, string]>;
   body: Buffer;
@@ -16,12 +19,29 @@ export interface OutgoingCall {
 export class HttpCallClient {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-  send(call: OutgoingCall): Promise<HttpCallResponse> {
+  /** Sends on the endpoint the cluster picks; a failure without a response ejects that endpoint. */
+  async send(call: OutgoingCall): Promise<HttpCallResponse> {
+    // Envoy's hash policy for plugin calls: the Host header (:authority), the last one set.
+    const host = call.headers.filter(([name]) => name === 'host').pop()?.[1] ?? '';
+    const url = call.cluster ? await call.cluster.route(call.url, host) : call.url;
+    const progress = { responded: false };
+    try {
+      const response = await this.request({ ...call, url }, progress);
+      call.cluster?.answered(url);
+      return response;
+    } catch (err) {
+      if (!progress.responded) call.cluster?.failed(url);
+      throw err;
+    }
+  }
+
+  private request(call: OutgoingCall, progress: { responded: boolean }): Promise<HttpCallResponse> {
     return new Promise((resolve, reject) => {
       const headers = headerRecord(call.headers);
       if (call.body.length > 0) headers['content-length'] = String(call.body.length);
       let timer: NodeJS.Timeout | undefined;
       const req = request(call.url, { method: call.method, headers, agent: this.agent }, (res) => {
+        progress.responded = true;
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {

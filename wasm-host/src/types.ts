@@ -13,8 +13,8 @@ export interface HostOptions {
   vmConfig?: string;
   /** Independent VMs, like Envoy worker threads; default 2. */
   concurrency?: number;
-  /** Envoy cluster name -> base URL (http://host:port). */
-  clusters?: Record<string, string>;
+  /** Envoy cluster name -> base URL (http://host:port), or several: a ring hash on `:authority` picks one. */
+  clusters?: Record<string, string | readonly string[]>;
   /** node.metadata.* properties (NAME, NAMESPACE, WORKLOAD_NAME, ...). */
   nodeMetadata?: Record<string, string>;
   pluginName?: string;

@@ -73,3 +73,36 @@ describe('containment, streaming and TCP flags', () => {
     expect(() => parse(flag, 'lots')).toThrow(flag);
   });
 });
+
+describe('--cluster', () => {
+  it('takes one URL, a comma-separated list, or the same name again (endpoints added)', () => {
+    expect(
+      parse(
+        '--cluster',
+        'a=http://127.0.0.1:1',
+        '--cluster',
+        'm=http://127.0.0.1:2,http://127.0.0.1:3',
+        '--cluster',
+        'm=http://127.0.0.1:4',
+      ).clusters,
+    ).toEqual({
+      a: ['http://127.0.0.1:1'],
+      m: ['http://127.0.0.1:2', 'http://127.0.0.1:3', 'http://127.0.0.1:4'],
+    });
+  });
+
+  it.each([
+    ['m', 'expected NAME=URL[,URL...]'],
+    ['m=ftp://x', 'only http://'],
+    ['m=http://127.0.0.1:2,', 'is not a URL'],
+    ['__proto__=http://x', 'not an allowed name'],
+  ])('refuses %s', (value, message) => {
+    expect(() => parse('--cluster', value)).toThrow(message);
+  });
+
+  it('refuses an endpoint listed twice for one name', () => {
+    expect(() => parse('--cluster', 'm=http://x:1', '--cluster', 'm=http://x:1')).toThrow(
+      'lists http://x:1 twice',
+    );
+  });
+});

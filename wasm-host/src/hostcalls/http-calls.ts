@@ -60,7 +60,8 @@ export function httpCallCalls(vm: VmApi): HostFunctions {
       };
       env.recordHttpCall(record);
       const map = new HeaderMap(headers);
-      const target = callTarget(env.config.clusters.get(cluster), cluster, map, timeoutMs);
+      const upstream = env.config.clusters.get(cluster);
+      const target = callTarget(upstream?.base, cluster, map, timeoutMs);
       if (typeof target === 'string') {
         env.hostLog(vm.index, LogLevel.DEBUG, `proxy_http_call rejected (BAD_ARGUMENT): ${target}`);
         return Status.BAD_ARGUMENT;
@@ -75,6 +76,7 @@ export function httpCallCalls(vm: VmApi): HostFunctions {
       const work = env.httpClient
         .send({
           url,
+          cluster: upstream,
           method: map.get(':method') ?? 'GET',
           headers: outgoing,
           body,

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { LogLevel } from '../abi';
 import type { FailStrategy } from '../types';
+import { parseClusterFlags } from './cluster-flags';
 import {
   ISTIO_FLAG_SPECS,
   ISTIO_USAGE,
@@ -18,7 +19,7 @@ export interface SidecarOptions {
   wasm?: string;
   pluginConfig: string;
   vmConfig: string;
-  clusters: Record<string, string>;
+  clusters: Record<string, string[]>;
   listen: Address;
   admin: Address;
   upstream: URL;
@@ -56,7 +57,7 @@ export const USAGE = `usage: npm run sidecar -- --upstream URL [options]
   --wasm FILE               proxy-wasm plugin to run on every request (omit for a plain proxy)
   --config STRING           plugin configuration (buffer 7), e.g. JSON
   --vm-config STRING        VM configuration (buffer 6)
-  --cluster NAME=URL        cluster for proxy_http_call (repeatable)
+  --cluster NAME=URL[,URL]  cluster for proxy_http_call (repeatable; several URLs: ring hash on :authority)
   --listen HOST:PORT        proxy address (default 127.0.0.1:15001; port 0 = any free port)
   --admin HOST:PORT         admin address with /stats and /ready (default 127.0.0.1:15000)
   --upstream URL            where requests are forwarded, e.g. http://127.0.0.1:8080
@@ -181,8 +182,11 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
   if (fail !== 'FAIL_CLOSE' && fail !== 'FAIL_OPEN') {
     throw new UsageError(`--fail-strategy: expected FAIL_CLOSE or FAIL_OPEN, got "${fail}"`);
   }
-  const clusters = parsePairs('cluster', values.cluster ?? []);
-  for (const url of Object.values(clusters)) parseHttpUrl('cluster', url);
+  const clusters = parseClusterFlags(
+    values.cluster ?? [],
+    (url) => parseHttpUrl('cluster', url),
+    (message) => new UsageError(message),
+  );
   const rootId = values['root-id'] ?? '';
   let istio: IstioSidecarOptions;
   try {
