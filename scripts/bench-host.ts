@@ -2,8 +2,8 @@
  * npm run bench:host — the proxy-wasm host's cost: requests/s and p50/p99 through the local sidecar with
  * no plugin, with a no-op plugin, and with the reporter in traffic mode (reporting to a real mesha), each
  * plugin with its VMs on worker threads (the sidecar's default) and on the main thread (--in-process), all
- * in one run with identical settings. Load comes from autocannon in a separate process
- * (scripts/bench/load.ts); the upstream is a separate process too. Prints per-request overhead against
+ * in one run with identical settings. Load comes from wrk (scripts/bench/wrk.ts), which takes far less
+ * of the two cores than a Node load generator; the upstream is a separate process too. Prints per-request overhead against
  * the no-plugin row, what worker threads cost per request against the in-process row of the same plugin
  * (time and ratio), host calls per request and the wasm size.
  *
@@ -21,7 +21,7 @@ import { startProcess, stopAllProcesses, type RunningProcess } from '../test/sup
 import { startMesha, type MeshaProcess } from '../test/support/mesha';
 import { WaitAborted, waitFor } from '../test/support/wait-for';
 import { ProxyWasmHost } from '../wasm-host/src';
-import { loadInChildProcess, type LoadResult } from './bench/load';
+import { runWrk, type WrkResult } from './bench/wrk';
 
 const ROOT = resolve(__dirname, '..');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -107,15 +107,12 @@ async function noopWasm(dir: string): Promise<string> {
   return path;
 }
 
-function load(url: string, duration: number): Promise<LoadResult> {
-  return loadInChildProcess({
-    url,
-    connections: CONNECTIONS,
+function load(url: string, duration: number): Promise<WrkResult> {
+  return runWrk(
+    { url, method: 'GET', headers: { 'x-track-event': 'bench' } },
+    CONNECTIONS,
     duration,
-    method: 'GET',
-    headers: { 'x-track-event': 'bench' },
-    body: '',
-  });
+  );
 }
 
 async function hostCalls(admin: string): Promise<number> {
@@ -133,7 +130,7 @@ interface Row {
 
 interface Measured {
   row: Row;
-  result: LoadResult;
+  result: WrkResult;
   callsPerRequest: number;
   wasmBytes: number;
 }
@@ -193,7 +190,7 @@ function table(rows: Measured[]): void {
     'errors',
   ];
   // The sidecar's main loop is saturated: 1e6/rps is its time per request; subtract the other row's.
-  const perRequest = (r: LoadResult) => 1e6 / r.rps;
+  const perRequest = (r: WrkResult) => 1e6 / r.rps;
   const lines = rows.map(({ row, result, callsPerRequest, wasmBytes }) => {
     const overhead = perRequest(result) - perRequest(base);
     const peer = row.inProcessPeer && byRow.get(row.inProcessPeer)?.result;
@@ -203,13 +200,13 @@ function table(rows: Measured[]): void {
     return [
       row.name,
       result.rps.toFixed(0),
-      String(result.p50),
-      String(result.p99),
+      String(result.p50Ms),
+      String(result.p99Ms),
       row === rows[0].row ? '-' : overhead.toFixed(1),
       workers,
       row.wasm ? callsPerRequest.toFixed(2) : '-',
       row.wasm ? String(wasmBytes) : '-',
-      String(result.errors + result.timeouts + result.non2xx),
+      String(result.errors),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
@@ -319,7 +316,7 @@ async function main(): Promise<void> {
       for (const row of measured) {
         const m = await measure(row, upstream);
         console.log(
-          `  round ${round + 1} ${row.name}: ${m.result.rps.toFixed(0)} req/s, p50 ${m.result.p50} ms, p99 ${m.result.p99} ms`,
+          `  round ${round + 1} ${row.name}: ${m.result.rps.toFixed(0)} req/s, p50 ${m.result.p50Ms} ms, p99 ${m.result.p99Ms} ms`,
         );
         rounds.get(row)!.push(m);
       }
