@@ -23,8 +23,23 @@ export class Stream extends Observation {
   started: bool = false;
   answered: bool = false;
   startNs: u64 = 0;
+  /** Istio mode, a network filter's connection (see index.ts): its dimensions once read, whether
+   * a window counted it opened, and the bytes since it was last added to one. */
+  tcp: bool = false;
+  tcpDims: StaticArray<string> | null = null;
+  tcpRead: bool = false;
+  tcpOpened: bool = false;
+  tcpClosed: bool = false;
+  received: u64 = 0;
+  sent: u64 = 0;
 
   reset(reporter: Reporter): void {
+    this.tcp = false;
+    this.tcpOpened = false;
+    this.tcpClosed = false;
+    this.received = 0;
+    this.sent = 0;
+    this.tcpRead = false;
     this.reporter = reporter;
     this.started = false;
     this.answered = false;

@@ -1,0 +1,56 @@
+// Istio mode as a network filter (Istio's WasmPlugin type NETWORK): per TCP connection, the bytes
+// of proxy_on_downstream_data (received, client -> server) and proxy_on_upstream_data (sent,
+// server -> client), as istio_stats counts them on the downstream connection for both reporters.
+// A connection goes into the window of each tick it had news in (opened, bytes) and of its end
+// (closed, the last bytes), as Istio reports long connections periodically. Its dimensions are
+// read once, at its first data or at its end: after Istio's TCP metadata exchange, which holds
+// the first bytes until the peer is known. Host calls per connection: those of the identity
+// dimensions (see istio.ts) and response.flags, once; none per data callback or tick.
+
+import { DIMENSIONS, observeTcp } from './istio';
+import { Stream } from './stream';
+
+/** The connection's news since it was last added (its opening the first time; its closing when
+ * `closing`) into its reporter's window. */
+export function recordConnection(s: Stream, closing: bool): void {
+  const r = s.reporter;
+  if (r === null || s.tcpClosed) return;
+  const window = r.istio;
+  const local = r.local;
+  const o = r.istioObservation;
+  if (window === null || local === null || o === null) return;
+  readDimensions(s);
+  window.addTcp(
+    changetype<StaticArray<string>>(s.tcpDims),
+    !s.tcpOpened,
+    closing,
+    s.received,
+    s.sent,
+  );
+  s.tcpOpened = true;
+  s.tcpClosed = closing;
+  s.received = 0;
+  s.sent = 0;
+}
+
+/** Reads the connection's dimensions, unless it did already (runs in its callbacks only). */
+export function readDimensions(s: Stream): void {
+  const r = s.reporter;
+  if (s.tcpRead || r === null) return;
+  const local = r.local;
+  const o = r.istioObservation;
+  if (local === null || o === null) return;
+  let dims = s.tcpDims;
+  if (dims === null) {
+    dims = new StaticArray<string>(DIMENSIONS);
+    s.tcpDims = dims;
+  }
+  observeTcp(local, dims, o.peer);
+  s.tcpRead = true;
+}
+
+/** At a tick: an open connection with news since the last one goes into the window. */
+export function flushConnection(s: Stream): void {
+  if (s.tcpRead && !s.tcpClosed && (!s.tcpOpened || s.received > 0 || s.sent > 0))
+    recordConnection(s, false);
+}
