@@ -137,4 +137,61 @@ describe('reporter memory stays flat', () => {
     expect(host.memoryBytes(0)).toBe(warm);
     process.stdout.write(`100k istio streams: ${Date.now() - started} ms, memory ${warm} bytes\n`);
   }, 180_000);
+
+  it('20k TCP connections in istio mode (dimension sets past max_keys, both directions, some across ticks)', async () => {
+    const host = await hosts.start({
+      pluginConfig: JSON.stringify({
+        mode: 'istio',
+        cluster: 'nowhere',
+        max_keys: 16,
+        max_pending: 2,
+      }),
+      concurrency: 1,
+      now: steppingClock(),
+      nodeMetadataStruct: { WORKLOAD_NAME: 'reviews-v1', NAMESPACE: 'bookinfo' },
+    });
+    const sink = {
+      toUpstream: () => undefined,
+      toDownstream: () => undefined,
+      endUpstream: () => undefined,
+      endDownstream: () => undefined,
+      closeDownstream: () => undefined,
+      closeUpstream: () => undefined,
+    };
+    const peers = Array.from({ length: 40 }, (_, p) => ({
+      metadata: { WORKLOAD_NAME: `client-${p}`, NAMESPACE: 'bookinfo' },
+    }));
+    const chunk = Buffer.alloc(512);
+    const total = 20_000;
+    let warm = 0;
+    let held: ReturnType<typeof host.openConnection> | undefined;
+    for (let i = 1; i <= total; i++) {
+      const conn = host.openConnection(sink, {
+        properties: {
+          listenerDirection: i % 2 === 0 ? 'inbound' : 'outbound',
+          downstreamPeer: peers[i % peers.length],
+          upstreamPeer: peers[(i * 7) % peers.length],
+        },
+      });
+      conn.start();
+      conn.downstreamData(chunk, false);
+      conn.upstreamData(chunk, false);
+      // Every 100th connection stays open over the next tick.
+      if (i % 100 === 0) {
+        held?.downstreamConnectionClosed();
+        if (held) await held.done;
+        held = conn;
+      } else {
+        conn.downstreamConnectionClosed();
+        await conn.done;
+      }
+      if (i % 500 === 0) await host.tick(0);
+      if (i === 4_000) warm = host.memoryBytes(0);
+    }
+    held?.downstreamConnectionClosed();
+    if (held) await held.done;
+    await host.tick(0);
+    expect(host.isFailed(0)).toBe(false);
+    expect(host.memoryBytes(0)).toBe(warm);
+  }, 120_000);
 });
