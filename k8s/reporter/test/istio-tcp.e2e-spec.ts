@@ -225,6 +225,33 @@ describe('reporter, istio mode: TCP connections', () => {
     ]);
   });
 
+  it('host calls: the dimensions once per connection, none per data callback', async () => {
+    const count = async (host: Partial<HostOptions>, chunks: number) => {
+      const h = await start(host);
+      const run = () =>
+        connection(
+          h,
+          { upstreamPeer: { metadata: REVIEWS } },
+          new Array<number>(chunks).fill(10),
+          [5],
+        );
+      await run(); // warm
+      const before = h.hostCallCount();
+      await run();
+      const n = h.hostCallCount() - before;
+      await hosts.closeAll();
+      return n;
+    };
+    const inboundCalls = await count(inbound, 1);
+    const outboundCalls = await count(outbound, 1);
+    expect(await count(inbound, 50)).toBe(inboundCalls);
+    expect(await count(outbound, 50)).toBe(outboundCalls);
+    // listener_direction, 7 peer fields, 2 SANs (+ the peer identity outbound), xds.cluster_name,
+    // 3 cluster-metadata fields, response.flags.
+    expect(inboundCalls).toBe(15);
+    expect(outboundCalls).toBe(16);
+  });
+
   it.each(['traffic', 'heartbeat'])(
     '%s mode lets connections through and reports none',
     async (mode) => {
