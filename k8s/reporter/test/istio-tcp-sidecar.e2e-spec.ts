@@ -55,7 +55,7 @@ describe('sidecars in --tcp mode, istio mode reporter -> mesha istio_tcp_*', () 
     });
   }
 
-  it('counts each connection once per reporter and exactly the bytes each way', async () => {
+  it('counts each connection once per reporter and exactly the bytes each way, long ones per tick', async () => {
     const common = [
       '--tcp',
       '--wasm',
@@ -148,5 +148,42 @@ describe('sidecars in --tcp mode, istio mode reporter -> mesha istio_tcp_*', () 
       expect(sumSamples(samples, 'istio_tcp_sent_bytes_total', where)).toBe(TOTAL);
     }
     expect(sumSamples(samples, 'istio_requests_total')).toBe(0);
+
+    // A long connection is reported while it lasts (each tick with news), closed once at its end.
+    const long = connect(port, '127.0.0.1');
+    let echoed = 0;
+    long.on('data', (chunk: Buffer) => (echoed += chunk.length));
+    const closedLong = new Promise((resolve) => long.on('close', resolve));
+    long.write(Buffer.alloc(300, 0x79));
+    const counts = async (reporter: string) => {
+      const s = await scrape(mesha.url);
+      return [
+        sumSamples(s, 'istio_tcp_connections_opened_total', { reporter }),
+        sumSamples(s, 'istio_tcp_connections_closed_total', { reporter }),
+        sumSamples(s, 'istio_tcp_received_bytes_total', { reporter }),
+        sumSamples(s, 'istio_tcp_sent_bytes_total', { reporter }),
+      ].join(' ');
+    };
+    const n = SIZES.length;
+    for (const reporter of ['source', 'destination']) {
+      const open = `${n + 1} ${n} ${TOTAL + 300} ${TOTAL + 300}`;
+      await waitFor(
+        `the open connection in mesha (${reporter})`,
+        async () => ((await counts(reporter)) === open ? true : undefined),
+        { timeoutMs: 30_000 },
+      );
+    }
+    long.write(Buffer.alloc(200, 0x7a));
+    await waitFor('the rest echoed', () => echoed === 500);
+    long.end();
+    await closedLong;
+    for (const reporter of ['source', 'destination']) {
+      const done = `${n + 1} ${n + 1} ${TOTAL + 500} ${TOTAL + 500}`;
+      await waitFor(
+        `the closed connection in mesha (${reporter})`,
+        async () => ((await counts(reporter)) === done ? true : undefined),
+        { timeoutMs: 30_000 },
+      );
+    }
   });
 });
