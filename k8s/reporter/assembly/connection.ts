@@ -1,13 +1,15 @@
 // Istio mode as a network filter (Istio's WasmPlugin type NETWORK): per TCP connection, the bytes
 // of proxy_on_downstream_data (received, client -> server) and proxy_on_upstream_data (sent,
 // server -> client), as istio_stats counts them on the downstream connection for both reporters.
-// A connection goes into the window of each tick it had news in (opened, bytes) and of its end
-// (closed, the last bytes), as Istio reports long connections periodically. Its dimensions are
-// read once, at its first data or at its end: after Istio's TCP metadata exchange, which holds
-// the first bytes until the peer is known. Host calls per connection: those of the identity
-// dimensions (see istio.ts) and response.flags, once; none per data callback or tick.
+// As istio_stats' network filter (reportHelper): a connection's dimensions are read once, as soon
+// as a data callback finds the peer in filter state (Istio's TCP metadata exchange puts it there
+// after the first bytes), else at its end; from then on it goes into the window of each tick it
+// had news in (opened the first time, the bytes since) and of its end (closed, the last bytes), as
+// Istio reports long connections every tcp_reporting_duration. Host calls per connection: 2 per
+// data callback while the peer is unknown, then the identity dimensions (see istio.ts) and
+// response.flags once; none per data callback or tick after that.
 
-import { DIMENSIONS, observeTcp } from './istio';
+import { DIMENSIONS, observeTcp, peerKnown } from './istio';
 import { Stream } from './stream';
 
 /** The connection's news since it was last added (its opening the first time; its closing when
@@ -19,7 +21,7 @@ export function recordConnection(s: Stream, closing: bool): void {
   const local = r.local;
   const o = r.istioObservation;
   if (window === null || local === null || o === null) return;
-  readDimensions(s);
+  readDimensions(s, true);
   window.addTcp(
     changetype<StaticArray<string>>(s.tcpDims),
     !s.tcpOpened,
@@ -33,10 +35,12 @@ export function recordConnection(s: Stream, closing: bool): void {
   s.sent = 0;
 }
 
-/** Reads the connection's dimensions, unless it did already (runs in its callbacks only). */
-export function readDimensions(s: Stream): void {
+/** Reads the connection's dimensions, unless it did already: once the peer is known, or at its
+ * end (`closing`) whatever is known. Runs in the connection's callbacks only. */
+export function readDimensions(s: Stream, closing: bool): void {
   const r = s.reporter;
   if (s.tcpRead || r === null) return;
+  if (!closing && !peerKnown()) return;
   const local = r.local;
   const o = r.istioObservation;
   if (local === null || o === null) return;

@@ -158,7 +158,7 @@ export function proxy_on_downstream_data(contextId: u32, size: u32, _endOfStream
   const s = connectionOf(contextId);
   if (s !== null) {
     s.received += size;
-    readDimensions(s);
+    readDimensions(s, false);
   }
   return CONTINUE;
 }
@@ -168,7 +168,7 @@ export function proxy_on_upstream_data(contextId: u32, size: u32, _endOfStream: 
   const s = connectionOf(contextId);
   if (s !== null) {
     s.sent += size;
-    readDimensions(s);
+    readDimensions(s, false);
   }
   return CONTINUE;
 }

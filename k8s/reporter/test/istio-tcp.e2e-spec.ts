@@ -225,16 +225,14 @@ describe('reporter, istio mode: TCP connections', () => {
     ]);
   });
 
-  it('host calls: the dimensions once per connection, none per data callback', async () => {
-    const count = async (host: Partial<HostOptions>, chunks: number) => {
+  it('host calls: the dimensions once per connection, none per data callback once the peer is known', async () => {
+    const count = async (
+      host: Partial<HostOptions>,
+      properties: StreamProperties,
+      chunks: number,
+    ) => {
       const h = await start(host);
-      const run = () =>
-        connection(
-          h,
-          { upstreamPeer: { metadata: REVIEWS } },
-          new Array<number>(chunks).fill(10),
-          [5],
-        );
+      const run = () => connection(h, properties, new Array<number>(chunks).fill(10), [5]);
       await run(); // warm
       const before = h.hostCallCount();
       await run();
@@ -242,14 +240,46 @@ describe('reporter, istio mode: TCP connections', () => {
       await hosts.closeAll();
       return n;
     };
-    const inboundCalls = await count(inbound, 1);
-    const outboundCalls = await count(outbound, 1);
-    expect(await count(inbound, 50)).toBe(inboundCalls);
-    expect(await count(outbound, 50)).toBe(outboundCalls);
-    // listener_direction, 7 peer fields, 2 SANs (+ the peer identity outbound), xds.cluster_name,
-    // 3 cluster-metadata fields, response.flags.
-    expect(inboundCalls).toBe(15);
-    expect(outboundCalls).toBe(16);
+    const down = { downstreamPeer: { metadata: PRODUCTPAGE } };
+    const up = { upstreamPeer: { metadata: REVIEWS } };
+    const inboundCalls = await count(inbound, down, 1);
+    const outboundCalls = await count(outbound, up, 1);
+    expect(await count(inbound, down, 50)).toBe(inboundCalls);
+    expect(await count(outbound, up, 50)).toBe(outboundCalls);
+    // Is the peer there (listener_direction, its workload), then listener_direction, 7 peer fields,
+    // 2 SANs (+ the peer identity outbound), xds.cluster_name, 3 cluster-metadata fields,
+    // response.flags.
+    expect(inboundCalls).toBe(17);
+    expect(outboundCalls).toBe(18);
+    // Without a peer, each data callback looks for it (2 calls), and the end reads what there is.
+    expect((await count(inbound, {}, 50)) - (await count(inbound, {}, 1))).toBe(2 * 49);
+  });
+
+  it('the peer learned after the first bytes: the connection is reported from then on, with the bytes before', async () => {
+    const h = await start(outbound);
+    const properties: StreamProperties = {};
+    const conn = h.openConnection(sink, { properties });
+    conn.start();
+    conn.downstreamData(Buffer.alloc(40), false);
+    await passed();
+    await h.tick();
+    // Not reported before the peer is known (istio_stats waits for the exchange too).
+    expect(tcpEntriesOf(h.httpCalls)).toEqual([]);
+    properties.upstreamPeer = { metadata: REVIEWS };
+    conn.upstreamData(Buffer.alloc(60), false);
+    await passed();
+    await h.tick();
+    expect(tcpEntriesOf(h.httpCalls)).toMatchObject([
+      {
+        dims: { destination_workload: 'reviews-v1' },
+        opened: 1,
+        closed: 0,
+        received: 40,
+        sent: 60,
+      },
+    ]);
+    conn.downstreamConnectionClosed();
+    await conn.done;
   });
 
   it.each(['traffic', 'heartbeat'])(
