@@ -10,51 +10,45 @@
 // response.flags once; none per data callback or tick after that.
 
 import { DIMENSIONS, observeTcp, peerKnown } from './istio';
-import { Stream } from './stream';
+import { Connection, Stream } from './stream';
 
 /** The connection's news since it was last added (its opening the first time; its closing when
  * `closing`) into its reporter's window. */
-export function recordConnection(s: Stream, closing: bool): void {
+export function recordConnection(s: Stream, c: Connection, closing: bool): void {
   const r = s.reporter;
-  if (r === null || s.tcpClosed) return;
+  if (r === null || c.closed) return;
   const window = r.istio;
-  const local = r.local;
-  const o = r.istioObservation;
-  if (window === null || local === null || o === null) return;
-  readDimensions(s, true);
-  window.addTcp(
-    changetype<StaticArray<string>>(s.tcpDims),
-    !s.tcpOpened,
-    closing,
-    s.received,
-    s.sent,
-  );
-  s.tcpOpened = true;
-  s.tcpClosed = closing;
-  s.received = 0;
-  s.sent = 0;
+  if (window === null) return;
+  readDimensions(s, c, true);
+  const dims = c.dims;
+  if (dims === null) return;
+  window.addTcp(dims, !c.opened, closing, c.received, c.sent);
+  c.opened = true;
+  c.closed = closing;
+  c.received = 0;
+  c.sent = 0;
 }
 
 /** Reads the connection's dimensions, unless it did already: once the peer is known, or at its
  * end (`closing`) whatever is known. Runs in the connection's callbacks only. */
-export function readDimensions(s: Stream, closing: bool): void {
+export function readDimensions(s: Stream, c: Connection, closing: bool): void {
   const r = s.reporter;
-  if (s.tcpRead || r === null) return;
-  if (!closing && !peerKnown()) return;
+  if (c.read || r === null) return;
   const local = r.local;
   const o = r.istioObservation;
   if (local === null || o === null) return;
-  let dims = s.tcpDims;
+  if (!closing && !peerKnown()) return;
+  let dims = c.dims;
   if (dims === null) {
     dims = new StaticArray<string>(DIMENSIONS);
-    s.tcpDims = dims;
+    c.dims = dims;
   }
   observeTcp(local, dims, o.peer);
-  s.tcpRead = true;
+  c.read = true;
 }
 
 /** At a tick: an open connection with news since the last one goes into the window. */
-export function flushConnection(s: Stream): void {
-  if (s.tcpRead && !s.tcpClosed && (!s.tcpOpened || s.received > 0 || s.sent > 0))
-    recordConnection(s, false);
+export function flushConnection(s: Stream, c: Connection): void {
+  if (c.read && !c.closed && (!c.opened || c.received > 0 || c.sent > 0))
+    recordConnection(s, c, false);
 }

@@ -6,7 +6,7 @@ import { Mode } from './config';
 import { LogLevel, hostAlloc, logRaw } from './host';
 import { flushConnection, readDimensions, recordConnection } from './connection';
 import { Reporter } from './reporter';
-import { Stream, finish, onRequestHeaders, onResponseHeaders } from './stream';
+import { Connection, Stream, finish, onRequestHeaders, onResponseHeaders } from './stream';
 
 /** Root contexts, a list through `nextRoot`: normally one per VM (more only when several plugins
  * share a VM). Reporters are unmanaged, so they are not kept in a Map. */
@@ -133,42 +133,41 @@ function flushConnections(r: Reporter): void {
   for (let b: u32 = 0; b < STREAM_BUCKETS; b++) {
     let s = unchecked(streams[b]);
     while (s !== null) {
-      if (s.tcp && s.reporter === r) flushConnection(s);
+      const c = s.tcp;
+      if (c !== null && s.reporter === r) flushConnection(s, c);
       s = s.nextInBucket;
     }
   }
-}
-
-/** A network filter's connection: observed in istio mode only. */
-function connectionOf(contextId: u32): Stream | null {
-  const s = streamOf(contextId);
-  return s !== null && s.tcp ? s : null;
 }
 
 export function proxy_on_new_connection(contextId: u32): i32 {
   const s = streamOf(contextId);
   if (s === null) return CONTINUE;
   const reporter = s.reporter;
-  if (reporter !== null && reporter.config.mode == Mode.Istio) s.tcp = true;
+  if (reporter !== null && reporter.config.mode == Mode.Istio) s.tcp = new Connection();
   return CONTINUE;
 }
 
 /** Client -> server bytes: istio_tcp_received_bytes_total. */
 export function proxy_on_downstream_data(contextId: u32, size: u32, _endOfStream: bool): i32 {
-  const s = connectionOf(contextId);
-  if (s !== null) {
-    s.received += size;
-    readDimensions(s, false);
+  const s = streamOf(contextId);
+  if (s === null) return CONTINUE;
+  const c = s.tcp;
+  if (c !== null) {
+    c.received += size;
+    readDimensions(s, c, false);
   }
   return CONTINUE;
 }
 
 /** Server -> client bytes: istio_tcp_sent_bytes_total. */
 export function proxy_on_upstream_data(contextId: u32, size: u32, _endOfStream: bool): i32 {
-  const s = connectionOf(contextId);
-  if (s !== null) {
-    s.sent += size;
-    readDimensions(s, false);
+  const s = streamOf(contextId);
+  if (s === null) return CONTINUE;
+  const c = s.tcp;
+  if (c !== null) {
+    c.sent += size;
+    readDimensions(s, c, false);
   }
   return CONTINUE;
 }
@@ -249,8 +248,9 @@ export function proxy_on_done(_contextId: u32): bool {
 export function proxy_on_log(contextId: u32): void {
   const s = streamOf(contextId);
   if (s === null) return;
-  if (s.tcp) {
-    recordConnection(s, true);
+  const c = s.tcp;
+  if (c !== null) {
+    recordConnection(s, c, true);
     return;
   }
   const reporter = s.reporter;
