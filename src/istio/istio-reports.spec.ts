@@ -7,7 +7,14 @@ import { ReportsService } from '../reports/reports.service';
 import { parsePrometheusText, sumSamples } from '../../test/support/prometheus-text';
 import { IstioMetrics } from './istio.metrics';
 import { IstioReports } from './istio-reports';
-import { ENVOY_BUCKETS, ISTIO_LABELS, type IstioLabel, type ReportV2 } from './report-v2.types';
+import {
+  ENVOY_BUCKETS,
+  ISTIO_LABELS,
+  ISTIO_TCP_LABELS,
+  type IstioLabel,
+  type ReportV2,
+  type TcpEntry,
+} from './report-v2.types';
 
 const histogram = (bucket: number): number[] =>
   new Array<number>(ENVOY_BUCKETS.length + 1).fill(0).map((_, i) => (i === bucket ? 1 : 0));
@@ -42,6 +49,25 @@ function report(
     })),
   };
 }
+
+/** A v2 report with TCP entries only (one connection each, opened and closed). */
+function tcpReport(seq: number, sets: Array<Partial<Record<IstioLabel, string>>>): ReportV2 {
+  const r = report(seq, []);
+  const at = (s: string) => {
+    const i = r.strings.indexOf(s);
+    return i >= 0 ? i : r.strings.push(s) - 1;
+  };
+  r.tcp = sets.map((set) => ({
+    d: ISTIO_TCP_LABELS.map((name) => at(set[name] ?? `${name}-x`)),
+    opened: 1,
+    closed: 1,
+    received_bytes: 120,
+    sent_bytes: 4000,
+  }));
+  return r;
+}
+
+const tcpOf = (r: ReportV2): TcpEntry[] => r.tcp ?? [];
 
 function setUp(env: Record<string, string> = {}) {
   const clock = { ms: 1_700_000_000_000, now: () => clock.ms };
@@ -113,6 +139,77 @@ describe('IstioReports (report v2)', () => {
     expect(s.filter((x) => x.name === 'istio_requests_total')).toHaveLength(3);
     expect(sumSamples(s, 'istio_requests_total', { response_code: '__overflow__' })).toBe(1);
     expect(sumSamples(s, 'mesha_series_dropped_total', { metric: 'istio_requests_total' })).toBe(1);
+  });
+
+  it('applies TCP entries once to the four istio_tcp_* counters, with the 23 TCP labels', async () => {
+    current = setUp();
+    const { send, samples } = current;
+    const r = tcpReport(1, [{ source_workload: 'a' }, { source_workload: 'b' }]);
+    expect(send(r)).toMatchObject({ counts: 2, duplicate: false });
+    expect(send(r)).toMatchObject({ duplicate: true });
+    const s = await samples();
+    const opened = s.filter((x) => x.name === 'istio_tcp_connections_opened_total');
+    expect(opened).toHaveLength(2);
+    expect(Object.keys(opened[0].labels).sort()).toEqual([...ISTIO_TCP_LABELS].sort());
+    expect(opened[0].labels).not.toHaveProperty('response_code');
+    expect(sumSamples(s, 'istio_tcp_connections_opened_total')).toBe(2);
+    expect(sumSamples(s, 'istio_tcp_connections_closed_total', { source_workload: 'a' })).toBe(1);
+    expect(sumSamples(s, 'istio_tcp_received_bytes_total')).toBe(240);
+    expect(sumSamples(s, 'istio_tcp_sent_bytes_total')).toBe(8000);
+    expect(sumSamples(s, 'istio_requests_total')).toBe(0);
+  });
+
+  it('TCP: N pods add into one series, ISTIO_TAGS_TO_REMOVE applies, MAX_SERIES holds', async () => {
+    current = setUp({ ISTIO_TAGS_TO_REMOVE: 'source_principal', MAX_SERIES: '2' });
+    const { send, samples } = current;
+    send(tcpReport(1, [{ source_principal: 'p' }, { source_principal: 'q' }]));
+    send({
+      ...tcpReport(1, [{ source_workload: 'c' }, { source_workload: 'd' }]),
+      reporter: { id: 'fedcba9876543210', seq: 1 },
+    });
+    const s = await samples();
+    const sent = s.filter((x) => x.name === 'istio_tcp_sent_bytes_total');
+    expect(sent[0].labels).not.toHaveProperty('source_principal');
+    // p and q add into one series; c takes the second slot; d goes to __overflow__.
+    expect(sent).toHaveLength(3);
+    expect(
+      sumSamples(s, 'istio_tcp_sent_bytes_total', { source_workload: 'source_workload-x' }),
+    ).toBe(8000);
+    expect(sumSamples(s, 'istio_tcp_sent_bytes_total', { source_workload: '__overflow__' })).toBe(
+      4000,
+    );
+  });
+
+  it.each([
+    ['a TCP index past the strings', (r: ReportV2) => (tcpOf(r)[0].d[3] = 99), '/tcp/0/d/3'],
+    ['25 TCP dimensions', (r: ReportV2) => tcpOf(r)[0].d.push(0, 0), '/tcp/0/d'],
+    ['a negative byte count', (r: ReportV2) => (tcpOf(r)[0].sent_bytes = -1), '/tcp/0/sent_bytes'],
+    ['an unknown TCP field', (r: ReportV2) => Object.assign(tcpOf(r)[0], { n: 1 }), "'n'"],
+    [
+      'more than 1024 entries of both kinds',
+      (r: ReportV2) => {
+        r.tcp = new Array<TcpEntry>(600).fill(tcpOf(r)[0]);
+        r.http = new Array<ReportV2['http'][number]>(500).fill({
+          ...report(1, [{}]).http[0],
+          d: ISTIO_LABELS.map(() => 0),
+        });
+      },
+      '/tcp: must have at most 1024 entries',
+    ],
+  ])('refuses %s with a 400 naming the field, applying nothing', async (_, spoil, field) => {
+    current = setUp();
+    const { send, samples } = current;
+    const bad = tcpReport(1, [{}, {}]);
+    spoil(bad);
+    let error: unknown;
+    try {
+      send(bad);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ReportRejected);
+    expect((error as ReportRejected).message).toContain(field);
+    expect(sumSamples(await samples(), 'istio_tcp_connections_opened_total')).toBe(0);
   });
 
   it.each([

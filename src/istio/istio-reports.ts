@@ -31,8 +31,9 @@ export class IstioReports implements ReportVersion<ReportV2>, OnModuleInit {
   }
 
   size(report: ReportV2): { counts: number; requests: number } {
+    const tcp = report.tcp ?? [];
     return {
-      counts: report.http.length,
+      counts: report.http.length + tcp.length,
       requests: report.http.reduce((total, entry) => total + entry.n, 0),
     };
   }

@@ -4,12 +4,18 @@ import type { AppConfig } from '../config/config.schema';
 import type { CappedCounter } from '../metrics/capped-metrics';
 import { MetricsService } from '../metrics/metrics.service';
 import { BucketHistogram } from '../reports/bucket-histogram';
-import { ENVOY_BUCKETS, ISTIO_LABELS, type IstioLabel, type ReportV2 } from './report-v2.types';
+import {
+  ENVOY_BUCKETS,
+  ISTIO_LABELS,
+  ISTIO_TCP_LABELS,
+  type IstioLabel,
+  type ReportV2,
+} from './report-v2.types';
 
 type Labels = Partial<Record<IstioLabel, string>>;
 
 /**
- * Istio's standard HTTP families with Istio's names, types, units and labels, at workload level:
+ * Istio's standard HTTP and TCP families with Istio's names, types, units and labels, at workload level:
  * the reporting pod is never a label, so the reports of N pods add into one series per label set.
  * Labels listed in ISTIO_TAGS_TO_REMOVE (Istio's tags_to_remove) are left out, and what differed
  * only in them adds up. Every family goes through MetricsService's series budget and TTL.
@@ -17,10 +23,15 @@ type Labels = Partial<Record<IstioLabel, string>>;
 @Injectable()
 export class IstioMetrics {
   readonly labelNames: readonly IstioLabel[];
+  readonly tcpLabelNames: readonly IstioLabel[];
   private readonly requests: CappedCounter<IstioLabel>;
   private readonly duration: BucketHistogram<IstioLabel>;
   private readonly requestBytes: BucketHistogram<IstioLabel>;
   private readonly responseBytes: BucketHistogram<IstioLabel>;
+  private readonly tcpOpened: CappedCounter<IstioLabel>;
+  private readonly tcpClosed: CappedCounter<IstioLabel>;
+  private readonly tcpReceived: CappedCounter<IstioLabel>;
+  private readonly tcpSent: CappedCounter<IstioLabel>;
 
   constructor(
     private readonly metrics: MetricsService,
@@ -45,6 +56,24 @@ export class IstioMetrics {
       'istio_response_bytes',
       'Response size in bytes (headers and body, as on the wire)',
     );
+    this.tcpLabelNames = ISTIO_TCP_LABELS.filter((name) => !removed.has(name));
+    const tcp = (name: string, help: string) => metrics.counter(name, help, this.tcpLabelNames);
+    this.tcpOpened = tcp(
+      'istio_tcp_connections_opened_total',
+      'TCP connections opened, as Istio counts them (reported by the sidecars, per workload)',
+    );
+    this.tcpClosed = tcp(
+      'istio_tcp_connections_closed_total',
+      'TCP connections closed, as Istio counts them (reported by the sidecars, per workload)',
+    );
+    this.tcpReceived = tcp(
+      'istio_tcp_received_bytes_total',
+      'Bytes a TCP connection received from its client (during the request)',
+    );
+    this.tcpSent = tcp(
+      'istio_tcp_sent_bytes_total',
+      'Bytes a TCP connection sent to its client (during the response)',
+    );
   }
 
   private histogram(name: string, help: string): BucketHistogram<IstioLabel> {
@@ -65,11 +94,21 @@ export class IstioMetrics {
       this.requestBytes.add(kept, entry.request_bytes, entry.request_bytes_sum);
       this.responseBytes.add(kept, entry.response_bytes, entry.response_bytes_sum);
     }
+    for (const entry of report.tcp ?? []) {
+      const labels: Labels = {};
+      for (const [i, name] of ISTIO_TCP_LABELS.entries()) labels[name] = report.strings[entry.d[i]];
+      const kept = this.keep(labels, this.tcpLabelNames);
+      // A zero adds nothing but would still claim a series of the budget.
+      if (entry.opened > 0) this.tcpOpened.inc(kept, entry.opened);
+      if (entry.closed > 0) this.tcpClosed.inc(kept, entry.closed);
+      if (entry.received_bytes > 0) this.tcpReceived.inc(kept, entry.received_bytes);
+      if (entry.sent_bytes > 0) this.tcpSent.inc(kept, entry.sent_bytes);
+    }
   }
 
-  private keep(labels: Labels): Record<IstioLabel, string> {
+  private keep(labels: Labels, names = this.labelNames): Record<IstioLabel, string> {
     const out = Object.create(null) as Record<IstioLabel, string>;
-    for (const name of this.labelNames) out[name] = labels[name] ?? '';
+    for (const name of names) out[name] = labels[name] ?? '';
     return out;
   }
 }

@@ -18,6 +18,9 @@ function describe(error: ErrorObject): string {
   return `${where}: ${error.message ?? 'is invalid'}${detail}`;
 }
 
+/** Entries of both kinds per report (the schema bounds each array alone). */
+const MAX_ENTRIES = 1024;
+
 const HISTOGRAMS = ['duration_ms', 'request_bytes', 'response_bytes'] as const;
 
 /**
@@ -33,6 +36,19 @@ export function checkReportV2(value: unknown): ReportV2Check {
     return { ok: false, problem: '/window/end_ms: must not be before /window/start_ms' };
   }
   const strings = value.strings.length;
+  const tcp = value.tcp ?? [];
+  if (value.http.length + tcp.length > MAX_ENTRIES) {
+    return { ok: false, problem: `/tcp: must have at most ${MAX_ENTRIES} entries with /http` };
+  }
+  for (const [i, entry] of tcp.entries()) {
+    const bad = entry.d.findIndex((index) => index >= strings);
+    if (bad >= 0) {
+      return {
+        ok: false,
+        problem: `/tcp/${i}/d/${bad}: must index /strings (${strings} strings), got ${entry.d[bad]}`,
+      };
+    }
+  }
   for (const [i, entry] of value.http.entries()) {
     const bad = entry.d.findIndex((index) => index >= strings);
     if (bad >= 0) {

@@ -30,6 +30,10 @@ export type IstioLabel =
   | 'response_flags'
   | 'connection_security_policy';
 
+/** The labels of Istio's TCP families, in the order a v2 TCP entry's `d` lists them
+ * (the schema's $defs.tcpDimensionNames): no response_code, no grpc_response_status. */
+export const ISTIO_TCP_LABELS = schema.$defs.tcpDimensionNames.const as readonly IstioLabel[];
+
 /** Envoy's default histogram bounds (the schema's $defs.envoyBuckets): ms for durations, bytes for sizes. */
 export const ENVOY_BUCKETS: readonly number[] = schema.$defs.envoyBuckets.const;
 
@@ -42,6 +46,8 @@ export interface ReportV2 {
   buckets: number[];
   strings: string[];
   http: HttpEntry[];
+  /** Absent when the window had no TCP connections. */
+  tcp?: TcpEntry[];
 }
 
 export interface HttpEntry {
@@ -55,4 +61,13 @@ export interface HttpEntry {
   request_bytes_sum: number;
   response_bytes: number[];
   response_bytes_sum: number;
+}
+
+export interface TcpEntry {
+  /** Indices into `strings`, one per ISTIO_TCP_LABELS entry. */
+  d: number[];
+  opened: number;
+  closed: number;
+  received_bytes: number;
+  sent_bytes: number;
 }

@@ -264,6 +264,8 @@ export class ProxyWasmHost {
           options.sourceAddress ?? '127.0.0.1:50000',
           options.destinationAddress ?? '127.0.0.1:15001',
         );
+    // Istio's view of the connection (peer, mTLS SANs, flags), read when the plugin asks.
+    if (ctx) ctx.streamProperties = options.properties;
     return new NetworkStream(vm, ctx, sink, this.env.config.failStrategy);
   }
 

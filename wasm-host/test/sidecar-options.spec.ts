@@ -106,3 +106,36 @@ describe('--cluster', () => {
     );
   });
 });
+
+describe('--peer-metadata-json (TCP: the peer Istio would learn by its TCP metadata exchange)', () => {
+  const tcp = (...args: string[]) => {
+    const o = parseSidecarArgs(['--tcp', '--upstream', '127.0.0.1:5432', ...args]);
+    if (o === 'help') throw new Error('unexpected help');
+    return o;
+  };
+
+  it('takes a JSON object', () => {
+    const o = tcp(
+      '--peer-metadata-json',
+      '{"WORKLOAD_NAME":"reviews-v1","LABELS":{"app":"reviews"}}',
+    );
+    expect(o.istio.peerMetadata).toEqual({
+      WORKLOAD_NAME: 'reviews-v1',
+      LABELS: { app: 'reviews' },
+    });
+  });
+
+  it.each([
+    ['not JSON', ['--peer-metadata-json', '{']],
+    ['not an object', ['--peer-metadata-json', '[1]']],
+  ])('refuses %s naming the flag', (_, args) => {
+    expect(() => tcp(...args)).toThrow(UsageError);
+    expect(() => tcp(...args)).toThrow('--peer-metadata-json');
+  });
+
+  it('is refused without --tcp: HTTP learns the peer by --metadata-exchange', () => {
+    expect(() => parse('--peer-metadata-json', '{}')).toThrow(
+      '--peer-metadata-json: only with --tcp',
+    );
+  });
+});

@@ -1,10 +1,12 @@
 // mesha reporter: the proxy-wasm ABI 0.2.1 entry points. Root contexts (parent 0) own a
-// Reporter; HTTP stream contexts are observed only in traffic mode.
+// Reporter; HTTP stream contexts are observed in traffic and istio mode, network filter
+// connections (proxy_on_new_connection) in istio mode.
 
 import { Mode } from './config';
 import { LogLevel, hostAlloc, logRaw } from './host';
+import { flushConnection, readDimensions, recordConnection } from './connection';
 import { Reporter } from './reporter';
-import { Stream, finish, onRequestHeaders, onResponseHeaders } from './stream';
+import { Connection, Stream, finish, onRequestHeaders, onResponseHeaders } from './stream';
 
 /** Root contexts, a list through `nextRoot`: normally one per VM (more only when several plugins
  * share a VM). Reporters are unmanaged, so they are not kept in a Map. */
@@ -119,9 +121,60 @@ export function proxy_on_configure(rootId: u32, size: u32): bool {
 
 export function proxy_on_tick(rootId: u32): void {
   const r = rootOf(rootId);
-  if (r !== null) r.tick();
+  if (r !== null) {
+    if (r.config.mode == Mode.Istio) flushConnections(r);
+    r.tick();
+  }
   __collect();
 }
+
+/** The news of `r`'s open TCP connections into its window, before the tick reports it. */
+function flushConnections(r: Reporter): void {
+  for (let b: u32 = 0; b < STREAM_BUCKETS; b++) {
+    let s = unchecked(streams[b]);
+    while (s !== null) {
+      const c = s.tcp;
+      if (c !== null && s.reporter === r) flushConnection(s, c);
+      s = s.nextInBucket;
+    }
+  }
+}
+
+export function proxy_on_new_connection(contextId: u32): i32 {
+  const s = streamOf(contextId);
+  if (s === null) return CONTINUE;
+  const reporter = s.reporter;
+  if (reporter !== null && reporter.config.mode == Mode.Istio) s.tcp = new Connection();
+  return CONTINUE;
+}
+
+/** Client -> server bytes: istio_tcp_received_bytes_total. */
+export function proxy_on_downstream_data(contextId: u32, size: u32, _endOfStream: bool): i32 {
+  const s = streamOf(contextId);
+  if (s === null) return CONTINUE;
+  const c = s.tcp;
+  if (c !== null) {
+    c.received += size;
+    readDimensions(s, c, false);
+  }
+  return CONTINUE;
+}
+
+/** Server -> client bytes: istio_tcp_sent_bytes_total. */
+export function proxy_on_upstream_data(contextId: u32, size: u32, _endOfStream: bool): i32 {
+  const s = streamOf(contextId);
+  if (s === null) return CONTINUE;
+  const c = s.tcp;
+  if (c !== null) {
+    c.sent += size;
+    readDimensions(s, c, false);
+  }
+  return CONTINUE;
+}
+
+export function proxy_on_downstream_connection_close(_contextId: u32, _peer: u32): void {}
+
+export function proxy_on_upstream_connection_close(_contextId: u32, _peer: u32): void {}
 
 export function proxy_on_http_call_response(
   rootId: u32,
@@ -190,10 +243,16 @@ export function proxy_on_done(_contextId: u32): bool {
   return true;
 }
 
-/** Istio mode records here, as Istio's stats filter does: sizes, flags and duration are final. */
+/** Istio mode records here, as Istio's stats filter does: sizes, flags and duration are final; a
+ * connection's end (closed) too. */
 export function proxy_on_log(contextId: u32): void {
   const s = streamOf(contextId);
   if (s === null) return;
+  const c = s.tcp;
+  if (c !== null) {
+    recordConnection(s, c, true);
+    return;
+  }
   const reporter = s.reporter;
   if (reporter !== null && reporter.config.mode == Mode.Istio) reporter.recordIstio();
 }

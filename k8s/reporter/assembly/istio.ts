@@ -251,7 +251,59 @@ export function decimal(n: u32): string {
 /** Fills `o` with the dimensions and values of the stream being logged. */
 export function observeIstio(local: StaticArray<string>, o: IstioObservation): void {
   const d = o.dims;
-  const peer = o.peer;
+  observeIdentity(local, d, o.peer, text(getPropertyString(ascii('request.host'))));
+  const grpc = isGrpcRequest();
+  unchecked((d[REQUEST_PROTOCOL] = grpc ? 'grpc' : 'http'));
+  // response.code is absent when there was no response: Istio writes 0.
+  const code = getPropertyInt(ascii('response.code'), 0);
+  unchecked((d[RESPONSE_CODE] = decimal(code < 0 || code > 999 ? 0 : <u32>code)));
+  let grpcStatus = '';
+  if (grpc) {
+    const status = getPropertyInt(ascii('response.grpc_status'), -1);
+    if (status >= 0 && status <= 0xffffffff) grpcStatus = decimal(<u32>status);
+  }
+  unchecked((d[GRPC_RESPONSE_STATUS] = grpcStatus));
+  unchecked((d[RESPONSE_FLAGS] = flagsString(getPropertyInt(ascii('response.flags'), 0))));
+
+  const requestBytes = getPropertyInt(ascii('request.total_size'), 0);
+  const responseBytes = getPropertyInt(ascii('response.total_size'), 0);
+  const duration = getPropertyInt(ascii('request.duration'), 0);
+  o.requestBytes = requestBytes > 0 ? <u64>requestBytes : 0;
+  o.responseBytes = responseBytes > 0 ? <u64>responseBytes : 0;
+  o.durationNs = duration > 0 ? <u64>duration : 0;
+}
+
+/** Fills `d` with the dimensions of the TCP connection in whose callback it runs: the identity
+ * labels as for HTTP (no Host header: the service comes from the cluster metadata, else the local
+ * canonical service inbound, `unknown` outbound), `request_protocol` tcp, `response_flags`; the two
+ * HTTP-only dimensions stay empty (TCP series do not carry them). */
+export function observeTcp(
+  local: StaticArray<string>,
+  d: StaticArray<string>,
+  peer: StaticArray<string>,
+): void {
+  observeIdentity(local, d, peer, '');
+  unchecked((d[REQUEST_PROTOCOL] = 'tcp'));
+  unchecked((d[RESPONSE_CODE] = ''));
+  unchecked((d[GRPC_RESPONSE_STATUS] = ''));
+  unchecked((d[RESPONSE_FLAGS] = flagsString(getPropertyInt(ascii('response.flags'), 0))));
+}
+
+/** Whether Istio's metadata exchange has left the peer in filter state yet (`downstream_peer`
+ * inbound, `upstream_peer` outbound; istio_stats' peerInfoRead): 2 host calls. */
+export function peerKnown(): bool {
+  const inbound = getPropertyInt(ascii('listener_direction'), 0) == 1;
+  return property(inbound ? DOWNSTREAM_PEER : UPSTREAM_PEER, ascii('workload')) !== null;
+}
+
+/** The dimensions every Istio metric shares (reporter, both sides, destination service, security
+ * policy), into `d`; `peer` is scratch room for the peer's side fields. */
+function observeIdentity(
+  local: StaticArray<string>,
+  d: StaticArray<string>,
+  peer: StaticArray<string>,
+  requestHost: string,
+): void {
   // Envoy's listener_direction: 1 inbound, 2 outbound; istio_stats reports as the client side
   // unless the listener is inbound.
   const inbound = getPropertyInt(ascii('listener_direction'), 0) == 1;
@@ -284,7 +336,7 @@ export function observeIstio(local: StaticArray<string>, o: IstioObservation): v
   if (sanNamespace.length > 0) unchecked((peer[NAMESPACE] = sanNamespace));
 
   // destination_service: the upstream cluster's istio service metadata, else the Host header.
-  let serviceHost = text(getPropertyString(ascii('request.host')));
+  let serviceHost = requestHost;
   let serviceName = serviceHost;
   let serviceNamespace = '';
   const cluster = text(getPropertyString(ascii('xds.cluster_name')));
@@ -334,24 +386,4 @@ export function observeIstio(local: StaticArray<string>, o: IstioObservation): v
     );
     unchecked((d[CONNECTION_SECURITY_POLICY] = UNKNOWN));
   }
-
-  const grpc = isGrpcRequest();
-  unchecked((d[REQUEST_PROTOCOL] = grpc ? 'grpc' : 'http'));
-  // response.code is absent when there was no response: Istio writes 0.
-  const code = getPropertyInt(ascii('response.code'), 0);
-  unchecked((d[RESPONSE_CODE] = decimal(code < 0 || code > 999 ? 0 : <u32>code)));
-  let grpcStatus = '';
-  if (grpc) {
-    const status = getPropertyInt(ascii('response.grpc_status'), -1);
-    if (status >= 0 && status <= 0xffffffff) grpcStatus = decimal(<u32>status);
-  }
-  unchecked((d[GRPC_RESPONSE_STATUS] = grpcStatus));
-  unchecked((d[RESPONSE_FLAGS] = flagsString(getPropertyInt(ascii('response.flags'), 0))));
-
-  const requestBytes = getPropertyInt(ascii('request.total_size'), 0);
-  const responseBytes = getPropertyInt(ascii('response.total_size'), 0);
-  const duration = getPropertyInt(ascii('request.duration'), 0);
-  o.requestBytes = requestBytes > 0 ? <u64>requestBytes : 0;
-  o.responseBytes = responseBytes > 0 ? <u64>responseBytes : 0;
-  o.durationNs = duration > 0 ? <u64>duration : 0;
 }

@@ -180,10 +180,11 @@ export class Reporter {
   private headers: ArrayBuffer | null = null;
   private source: string[];
   aggregate: Aggregate | null = null;
-  /** Istio mode: this window's streams, this proxy's workload, and the record reused per stream. */
-  private istio: IstioWindow | null = null;
-  private local: StaticArray<string> | null = null;
-  private istioObservation: IstioObservation | null = null;
+  /** Istio mode: this window's streams, this proxy's workload, and the record reused per stream
+   * (connection.ts adds TCP connections to the same window). */
+  istio: IstioWindow | null = null;
+  local: StaticArray<string> | null = null;
+  istioObservation: IstioObservation | null = null;
   private pending: Pending[];
   private windowStartMs: u64 = 0;
   private windowEndMs: u64 = 0;

@@ -11,6 +11,18 @@ const METHOD_KEY = ascii(':method');
 const PATH_KEY = ascii(':path');
 const STATUS_KEY = ascii(':status');
 
+/** A TCP connection's state: its dimensions once read, whether a window counted it opened or
+ * closed, and the bytes since it was last added to one. Only connections carry one, so HTTP stream
+ * records stay small. */
+export class Connection {
+  dims: StaticArray<string> | null = null;
+  read: bool = false;
+  opened: bool = false;
+  closed: bool = false;
+  received: u64 = 0;
+  sent: u64 = 0;
+}
+
 /** A stream being observed; it is its own observation, handed to the aggregation when it ends.
  * Recycled through the spare list in index.ts, so steady traffic allocates little per request. */
 export class Stream extends Observation {
@@ -23,8 +35,11 @@ export class Stream extends Observation {
   started: bool = false;
   answered: bool = false;
   startNs: u64 = 0;
+  /** Istio mode, a network filter's connection (see connection.ts); null for HTTP streams. */
+  tcp: Connection | null = null;
 
   reset(reporter: Reporter): void {
+    this.tcp = null;
     this.reporter = reporter;
     this.started = false;
     this.answered = false;

@@ -1,6 +1,6 @@
 import { PluginLoadError } from '../../../wasm-host/src';
 import { parseReport, reporterHosts } from './support';
-import { entriesOf } from './istio-support';
+import { entriesOf, tcpEntriesOf } from './istio-support';
 
 /** A small deterministic PRNG (mulberry32), so a failure replays exactly. */
 function prng(seed: number): () => number {
@@ -183,5 +183,88 @@ describe('reporter never traps', () => {
     expect(entries.reduce((t, e) => t + e.n, 0)).toBe(2000);
     for (const e of entries)
       for (const v of Object.values(e.dims)) expect(v.length).toBeLessThanOrEqual(256);
+  });
+
+  it('istio mode as a network filter, on 1000 connections with random peers, chunks, close orders and ticks: reports match schema v2, bytes add up', async () => {
+    const random = prng(11);
+    const text = (max: number) => {
+      let s = '';
+      const n = Math.floor(random() * max);
+      for (let i = 0; i < n; i++) s += String.fromCodePoint(Math.floor(random() * 0x2fff));
+      return s;
+    };
+    const host = await hosts.start({
+      pluginConfig: JSON.stringify({ mode: 'istio', cluster: 'nowhere', max_keys: 30 }),
+      concurrency: 1,
+      nodeMetadataStruct: { WORKLOAD_NAME: text(400), NAMESPACE: text(5) },
+    });
+    const sink = {
+      toUpstream: () => undefined,
+      toDownstream: () => undefined,
+      endUpstream: () => undefined,
+      endDownstream: () => undefined,
+      closeDownstream: () => undefined,
+      closeUpstream: () => undefined,
+    };
+    let received = 0;
+    let sent = 0;
+    const open: Array<ReturnType<typeof host.openConnection>> = [];
+    const total = 1000;
+    for (let i = 0; i < total; i++) {
+      const peer = { WORKLOAD_NAME: text(300), NAMESPACE: text(10), LABELS: { app: text(8) } };
+      const conn = host.openConnection(sink, {
+        properties: {
+          listenerDirection: random() < 0.5 ? 'inbound' : 'outbound',
+          downstreamPeer: random() < 0.7 ? { metadata: peer } : undefined,
+          upstreamPeer: random() < 0.7 ? { metadata: peer } : undefined,
+          uriSanPeerCertificate: random() < 0.5 ? text(300) : undefined,
+          responseFlags: Math.floor(random() * 2 ** 31),
+          clusterName: random() < 0.1 ? 'PassthroughCluster' : text(20),
+        },
+      });
+      expect(conn.start()).toBe(true);
+      const chunks = Math.floor(random() * 4);
+      for (let c = 0; c < chunks; c++) {
+        const n = Math.floor(random() * 3000);
+        if (random() < 0.5) {
+          conn.downstreamData(Buffer.alloc(n), random() < 0.1);
+          received += n;
+        } else {
+          conn.upstreamData(Buffer.alloc(n), random() < 0.1);
+          sent += n;
+        }
+      }
+      open.push(conn);
+      // Some connections outlive a tick or several.
+      while (open.length > 0 && random() < 0.6) {
+        const [gone] = open.splice(Math.floor(random() * open.length), 1);
+        if (random() < 0.5) gone.upstreamConnectionClosed();
+        gone.downstreamConnectionClosed();
+        await gone.done;
+      }
+      if (i % 100 === 99) {
+        await new Promise((resolve) => setImmediate(resolve));
+        await host.tick(0);
+      }
+    }
+    for (const conn of open.splice(0)) {
+      conn.downstreamConnectionClosed();
+      await conn.done;
+    }
+    await host.tick(0);
+    expect(host.isFailed(0)).toBe(false);
+    const seen = new Set<string>();
+    const once = host.httpCalls.filter(
+      (c) => !seen.has(c.body.toString()) && !!seen.add(c.body.toString()),
+    );
+    const entries = tcpEntriesOf(once);
+    const sum = (pick: (e: (typeof entries)[number]) => number) =>
+      entries.reduce((t, e) => t + pick(e), 0);
+    expect(sum((e) => e.opened)).toBe(total);
+    expect(sum((e) => e.closed)).toBe(total);
+    expect(sum((e) => e.received)).toBe(received);
+    expect(sum((e) => e.sent)).toBe(sent);
+    for (const e of entries)
+      for (const v of Object.values(e.dims)) expect(v?.length).toBeLessThanOrEqual(256);
   });
 });

@@ -1,6 +1,11 @@
 import type { HttpCallRecord } from '../../../wasm-host/src';
 import { checkReportV2 } from '../../../src/istio/report-v2-validator';
-import { ISTIO_LABELS, type IstioLabel, type ReportV2 } from '../../../src/istio/report-v2.types';
+import {
+  ISTIO_LABELS,
+  ISTIO_TCP_LABELS,
+  type IstioLabel,
+  type ReportV2,
+} from '../../../src/istio/report-v2.types';
 
 export type Dimensions = Record<IstioLabel, string>;
 
@@ -85,3 +90,30 @@ export const REVIEWS_CLUSTER_METADATA = {
     },
   },
 };
+
+/** A TCP entry has no response_code or grpc_response_status. */
+export type TcpDimensions = Partial<Record<IstioLabel, string>>;
+
+export interface TcpEntryOf {
+  dims: TcpDimensions;
+  opened: number;
+  closed: number;
+  received: number;
+  sent: number;
+}
+
+/** Every TCP entry of the reports among `calls`, with its dimensions by name. */
+export function tcpEntriesOf(calls: HttpCallRecord[]): TcpEntryOf[] {
+  return calls.flatMap((call) => {
+    const report = parseReportV2(call.body);
+    return (report.tcp ?? []).map((e) => ({
+      dims: Object.fromEntries(
+        ISTIO_TCP_LABELS.map((name, i) => [name, report.strings[e.d[i]]]),
+      ) as TcpDimensions,
+      opened: e.opened,
+      closed: e.closed,
+      received: e.received_bytes,
+      sent: e.sent_bytes,
+    }));
+  });
+}

@@ -18,6 +18,9 @@ export interface IstioSidecarOptions {
   mtls: boolean;
   clusterName?: string;
   clusterMetadata?: TreeMap;
+  /** --peer-metadata-json (TCP mode): the peer's node metadata, as Istio's TCP metadata exchange
+   * would have learned it before the plugin sees the connection's first bytes. */
+  peerMetadata?: TreeMap;
 }
 
 /** parseArgs option specs for the Istio flags (merged into the sidecar's own). */
@@ -28,6 +31,7 @@ export const ISTIO_FLAG_SPECS = {
   mtls: { type: 'boolean' },
   'cluster-name': { type: 'string' },
   'cluster-metadata-json': { type: 'string' },
+  'peer-metadata-json': { type: 'string' },
 } as const;
 
 export const ISTIO_USAGE = `  --listener-direction D    inbound|outbound: listener_direction (1|2), Istio's reporter side
@@ -35,7 +39,8 @@ export const ISTIO_USAGE = `  --listener-direction D    inbound|outbound: listen
   --metadata-exchange       Istio's HTTP metadata exchange (x-envoy-peer-metadata[-id]): learn the peer, strip, add ours
   --mtls                    the peer connection is Istio mutual TLS: connection.mtls and SPIFFE URI SANs
   --cluster-name NAME       xds.cluster_name of the upstream
-  --cluster-metadata-json J xds.cluster_metadata (Envoy Metadata, e.g. {"filter_metadata":{"istio":{...}}})`;
+  --cluster-metadata-json J xds.cluster_metadata (Envoy Metadata, e.g. {"filter_metadata":{"istio":{...}}})
+  --peer-metadata-json JSON with --tcp: the peer's node metadata (downstream_peer inbound, upstream_peer outbound)`;
 
 /** Throws Error(message) naming the flag; the caller turns it into its usage error. */
 function jsonMap(flag: string, text: string | undefined): TreeMap | undefined {
@@ -58,6 +63,7 @@ export function parseIstioFlags(values: {
   mtls?: boolean;
   'cluster-name'?: string;
   'cluster-metadata-json'?: string;
+  'peer-metadata-json'?: string;
 }): IstioSidecarOptions {
   const dir = values['listener-direction'];
   if (dir !== undefined && dir !== 'inbound' && dir !== 'outbound') {
@@ -70,6 +76,7 @@ export function parseIstioFlags(values: {
     mtls: values.mtls === true,
     clusterName: values['cluster-name'],
     clusterMetadata: jsonMap('cluster-metadata-json', values['cluster-metadata-json']),
+    peerMetadata: jsonMap('peer-metadata-json', values['peer-metadata-json']),
   };
 }
 
@@ -107,6 +114,23 @@ export class SidecarIstio {
 
   get inbound(): boolean {
     return this.o.listenerDirection === 'inbound';
+  }
+
+  /** A TCP connection's properties: the mTLS view, and the peer from --peer-metadata-json (there
+   * is no HTTP exchange on a TCP connection; with --mtls its SAN is the peer's identity). */
+  connection(): StreamProperties {
+    const properties = this.stream().properties;
+    const metadata = this.o.peerMetadata;
+    if (metadata === undefined) return properties;
+    const san = this.o.mtls ? (identityOf(metadata) ?? spiffeIdOfNode(metadata)) : undefined;
+    if (this.inbound) {
+      properties.downstreamPeer = { metadata };
+      properties.uriSanPeerCertificate = san;
+    } else {
+      properties.upstreamPeer = { metadata };
+      properties.upstreamUriSanPeerCertificate = san;
+    }
+    return properties;
   }
 
   /** A stream: its properties (filled in as the exchange learns the peer) and the header hooks. */

@@ -194,6 +194,11 @@ export function parseSidecarArgs(argv: string[]): SidecarOptions | 'help' {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  if (istio.peerMetadata && !values.tcp) {
+    throw new UsageError(
+      '--peer-metadata-json: only with --tcp (HTTP learns the peer by --metadata-exchange)',
+    );
+  }
   const tcpUpstream = values.tcp
     ? parseAddress('upstream', values.upstream.replace(/^tcp:\/\//, ''))
     : undefined;

@@ -155,6 +155,7 @@ export async function startSidecar(
         options.tcpUpstream,
         () => `${options.listen.host}:${listenPort}`,
         hostLine,
+        tcpProperties(options),
       )
     : httpProxy();
   if (!options.tcpUpstream) (proxy as ReturnType<typeof httpProxy>).keepAliveTimeout = 60_000;
@@ -220,6 +221,12 @@ export interface StreamHooks {
   requestHeadersToUpstream?(headers: HeaderPairs): HeaderPairs;
   responseHeadersFromUpstream?(headers: HeaderPairs): HeaderPairs;
   responseHeadersToDownstream?(headers: HeaderPairs): HeaderPairs;
+}
+
+/** Per TCP connection, the properties Istio's flags describe (mTLS, --peer-metadata-json). */
+function tcpProperties(options: SidecarOptions): () => StreamProperties {
+  const istio = new SidecarIstio(options.istio, options.nodeMetadata);
+  return () => istio.connection();
 }
 
 /** Per stream, the hooks the sidecar's options ask for; emulations add theirs here. */

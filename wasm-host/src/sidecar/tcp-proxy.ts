@@ -3,6 +3,7 @@ import { LogLevel } from '../abi';
 import { PeerType } from '../contexts';
 import type { SidecarHost } from './sidecar-host';
 import type { ConnectionSink } from '../network-stream';
+import type { StreamProperties } from '../istio/stream-properties';
 import type { LogEntry } from '../types';
 import { drained } from './drained';
 import type { Address } from './options';
@@ -20,13 +21,15 @@ function write(socket: Socket, chunk: Buffer, other: Socket): void | Promise<voi
 /**
  * The sidecar's TCP mode (Envoy's tcp_proxy behind a Wasm network filter): every accepted connection is
  * forwarded to `upstream`, its bytes passing the plugin's network filter both ways (round-robin over the
- * VMs). Without a plugin, bytes are piped as they are. An unreachable upstream closes the client.
+ * VMs), with Istio's view of the connection from `properties`. Without a plugin, bytes are piped as
+ * they are. An unreachable upstream closes the client.
  */
 export function createTcpProxy(
   host: SidecarHost | undefined,
   upstream: Address,
   listen: () => string,
   log: (e: LogEntry) => void,
+  properties: () => StreamProperties | undefined = () => undefined,
 ): Server {
   const server = createServer((down) => {
     const up = connect(upstream.port, upstream.host);
@@ -41,6 +44,7 @@ export function createTcpProxy(
     const conn = host?.openConnection(sink, {
       sourceAddress: `${down.remoteAddress ?? '127.0.0.1'}:${down.remotePort ?? 0}`,
       destinationAddress: listen(),
+      properties: properties(),
     });
     void Promise.resolve(conn ? conn.start() : true).then((ok) => {
       if (!ok) up.destroy();

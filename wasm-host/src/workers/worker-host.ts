@@ -446,6 +446,7 @@ export class WorkerHost implements SidecarHost {
       kind: 'tcp',
       source: options.sourceAddress ?? '127.0.0.1:50000',
       destination: options.destinationAddress ?? '127.0.0.1:15001',
+      properties: options.properties,
     });
     return conn;
   }
