@@ -305,6 +305,27 @@ async function main(): Promise<void> {
           'NAME=bench-web-0',
         ],
       });
+      // Istio's standard metrics: an outbound sidecar (reporter="source") with its node metadata.
+      rows.push({
+        name: 'reporter (istio)',
+        wasm: reporter,
+        args: [
+          '--config',
+          JSON.stringify({ mode: 'istio', tick_ms: 1000 }),
+          '--cluster',
+          `${CLUSTER}=${mesha.url}`,
+          '--listener-direction',
+          'outbound',
+          '--node-metadata-json',
+          JSON.stringify({
+            WORKLOAD_NAME: 'bench-web',
+            NAMESPACE: 'bench',
+            NAME: 'bench-web-0',
+            CLUSTER_ID: 'Kubernetes',
+            LABELS: { app: 'bench-web', version: 'v1' },
+          }),
+        ],
+      });
     }
     console.log(
       `bench:host: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per row, ` +
@@ -335,7 +356,12 @@ async function main(): Promise<void> {
     if (mesha) {
       const metrics = await (await fetch(`${mesha.url}/metrics`)).text();
       const reports = metrics.split('\n').filter((l) => /^mesha_reports_[a-z_]*total\b/.test(l));
-      if (reports.length > 0) console.log(`mesha after the reporter row: ${reports.join('; ')}`);
+      if (reports.length > 0) console.log(`mesha after the reporter rows: ${reports.join('; ')}`);
+      const istio = metrics
+        .split('\n')
+        .filter((l) => l.startsWith('istio_requests_total{'))
+        .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+      console.log(`mesha after the reporter rows: istio_requests_total (all series) ${istio}`);
     }
   } finally {
     await mesha?.stop();
