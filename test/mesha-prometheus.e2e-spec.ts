@@ -1,71 +1,26 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  startProcess,
-  stopAllProcesses,
-  waitForHttpOk,
-  type RunningProcess,
-} from './support/child-process';
+import { stopAllProcesses } from './support/child-process';
 import { startMesha, type MeshaProcess } from './support/mesha';
-import { freePort } from './support/ports';
+import { startPrometheus, type PrometheusServer } from './support/prometheus';
 import { waitFor } from './support/wait-for';
-
-interface QueryResult {
-  status: string;
-  data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
-}
 
 /** Prometheus (Debian's binary) scraping mesha every second, both on loopback. */
 describe('mesha scraped by a real Prometheus', () => {
   let mesha: MeshaProcess;
-  let prometheus: RunningProcess;
-  let promUrl: string;
-  let dir: string;
+  let prometheus: PrometheusServer;
 
   beforeAll(async () => {
     mesha = await startMesha({ PARAM_LABELS: 'app' });
-    dir = mkdtempSync(join(tmpdir(), 'mesha-prom-'));
-    const port = await freePort();
-    promUrl = `http://127.0.0.1:${port}`;
-    const config = join(dir, 'prometheus.yml');
-    writeFileSync(
-      config,
-      [
-        'global:',
-        '  scrape_interval: 1s',
-        '  evaluation_interval: 1s',
-        'scrape_configs:',
-        '  - job_name: mesha',
-        '    static_configs:',
-        `      - targets: ['127.0.0.1:${mesha.port}']`,
-        '',
-      ].join('\n'),
-    );
-    prometheus = startProcess('prometheus', [
-      `--config.file=${config}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ]);
-    await waitForHttpOk(prometheus, `${promUrl}/-/ready`, 60_000);
+    prometheus = await startPrometheus([`127.0.0.1:${mesha.port}`]);
   });
 
   afterAll(async () => {
     await prometheus?.stop();
     await mesha?.stop();
     await stopAllProcesses();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function query(expr: string): Promise<QueryResult['data']['result']> {
-    const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
-    const body = (await res.json()) as QueryResult;
-    if (body.status !== 'success') throw new Error(`query ${expr} failed: ${JSON.stringify(body)}`);
-    return body.data.result;
-  }
-
   const valueOf = async (expr: string) => {
-    const result = await query(expr);
+    const result = await prometheus.query(expr);
     return result.length === 1 ? Number(result[0].value[1]) : undefined;
   };
 
@@ -97,7 +52,7 @@ describe('mesha scraped by a real Prometheus', () => {
     expect(await valueOf('mesha_report_body_bytes_count')).toBe(10);
     expect(await valueOf('up{job="mesha"}')).toBe(1);
     // Prometheus asks for OpenMetrics first: the scrape must have parsed without error.
-    const targets = (await (await fetch(`${promUrl}/api/v1/targets`)).json()) as {
+    const targets = (await (await fetch(`${prometheus.url}/api/v1/targets`)).json()) as {
       data: { activeTargets: Array<{ health: string; lastError: string }> };
     };
     expect(targets.data.activeTargets.map((t) => [t.health, t.lastError])).toEqual([['up', '']]);

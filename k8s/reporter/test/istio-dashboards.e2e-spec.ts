@@ -1,16 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  startProcess,
-  stopAllProcesses,
-  waitForHttpOk,
-  type RunningProcess,
-} from '../../../test/support/child-process';
+import { stopAllProcesses } from '../../../test/support/child-process';
 import { startMesha, type MeshaProcess } from '../../../test/support/mesha';
-import { freePort } from '../../../test/support/ports';
+import { startPrometheus, type PrometheusServer } from '../../../test/support/prometheus';
 import { waitFor } from '../../../test/support/wait-for';
 import { ISTIO_LABELS } from '../../../src/istio/report-v2.types';
 import { startSidecarCli } from '../../../wasm-host/test/support/sidecar-cli';
@@ -23,11 +15,6 @@ import {
   REVIEWS_SPIFFE,
 } from './istio-support';
 import { SEED_CLUSTER, WASM_PATH } from './support';
-
-interface QueryResult {
-  status: string;
-  data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
-}
 
 /** What the reviews app answers, by path: the status, and how long it takes. */
 const ROUTES: Record<string, { status: number; delayMs: number }> = {
@@ -47,9 +34,7 @@ const total = (plan: Record<string, number>) => Object.values(plan).reduce((a, b
 // shape of Istio's Workload, Service and Mesh dashboards must answer exactly what was sent.
 describe("chained sidecars in istio mode, read through Prometheus like Istio's dashboards", () => {
   let mesha: MeshaProcess;
-  let prometheus: RunningProcess;
-  let promUrl: string;
-  let dir: string;
+  let prometheus: PrometheusServer;
   let app: Server;
   let appUrl: string;
   const appSaw: IncomingHttpHeaders[] = [];
@@ -65,28 +50,7 @@ describe("chained sidecars in istio mode, read through Prometheus like Istio's d
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
 
-    dir = mkdtempSync(join(tmpdir(), 'mesha-istio-'));
-    const port = await freePort();
-    promUrl = `http://127.0.0.1:${port}`;
-    const config = join(dir, 'prometheus.yml');
-    writeFileSync(
-      config,
-      [
-        'global:',
-        '  scrape_interval: 1s',
-        'scrape_configs:',
-        '  - job_name: mesha',
-        '    static_configs:',
-        `      - targets: ['127.0.0.1:${mesha.port}']`,
-        '',
-      ].join('\n'),
-    );
-    prometheus = startProcess('prometheus', [
-      `--config.file=${config}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ]);
-    await waitForHttpOk(prometheus, `${promUrl}/-/ready`, 60_000);
+    prometheus = await startPrometheus([`127.0.0.1:${mesha.port}`]);
   }, 120_000);
 
   afterAll(async () => {
@@ -94,15 +58,9 @@ describe("chained sidecars in istio mode, read through Prometheus like Istio's d
     await mesha?.stop();
     await stopAllProcesses();
     await new Promise<void>((resolve) => (app ? app.close(() => resolve()) : resolve()));
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function query(expr: string): Promise<QueryResult['data']['result']> {
-    const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
-    const body = (await res.json()) as QueryResult;
-    if (body.status !== 'success') throw new Error(`query ${expr} failed: ${JSON.stringify(body)}`);
-    return body.data.result;
-  }
+  const query = (expr: string) => prometheus.query(expr);
   const valueOf = async (expr: string): Promise<number | undefined> => {
     const result = await query(expr);
     return result.length === 1 ? Number(result[0].value[1]) : undefined;
