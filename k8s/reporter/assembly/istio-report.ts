@@ -6,7 +6,6 @@
 import { DIMENSIONS, GRPC_RESPONSE_STATUS, IstioObservation, RESPONSE_CODE } from './istio';
 import { Reporter } from './reporter';
 import {
-  wAscii,
   wByte,
   wBytes,
   wJsonString,
@@ -209,7 +208,7 @@ export class IstioWindow {
     let made: u64 = 0;
     for (let from = 0; from < total; from += MAX_ENTRIES_PER_REPORT) {
       const to = min(from + MAX_ENTRIES_PER_REPORT, total);
-      reporter.writeHeadV2(firstSeq + made);
+      reporter.writeHead(HEAD_JSON, firstSeq + made);
       reporter.enqueue(reportBody(this.strings, cells, tcp, from, to));
       made++;
     }
@@ -233,32 +232,6 @@ function wCounts(counts: StaticArray<u64>): void {
     if (i > 0) wByte(0x2c);
     wU64(unchecked(counts[i]));
   }
-}
-
-/** Everything in a report before its string table, with `seq`; `source` is workload, namespace,
- * pod (a string[], passed raw like the reporter id). */
-export function writeHeadV2(
-  reporterId: usize,
-  source: usize,
-  startMs: u64,
-  endMs: u64,
-  seq: u64,
-): void {
-  wTemplate(HEAD_JSON);
-  wAscii(reporterId);
-  wNext();
-  wU64(seq);
-  wNext();
-  // `source` is a string[]: its backing store's address is its first field.
-  const names = load<usize>(source);
-  for (let i: usize = 0; i < 3; i++) {
-    wJsonString(load<usize>(names + (i << alignof<usize>())));
-    wNext();
-  }
-  wU64(startMs);
-  wNext();
-  wU64(endMs);
-  wNext();
 }
 
 /** The rest of a report after its head: the strings, then the entries `from`..`to` of the HTTP

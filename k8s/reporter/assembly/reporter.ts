@@ -25,7 +25,7 @@ import {
 } from './host';
 import { Aggregate, Observation, sourceName, writeHead } from './traffic';
 import { IstioObservation, observeIstio, readLocalWorkload } from './istio';
-import { IstioWindow, writeHeadV2 } from './istio-report';
+import { IstioWindow } from './istio-report';
 import {
   wAscii,
   wByte,
@@ -222,20 +222,10 @@ export class Reporter {
     }
   }
 
-  /** Writes the head of a report of the window being closed (see `toReports`). */
-  writeHead(seq: u64): void {
+  /** Writes the head (`template`: the report version's) of a report of the window being closed. */
+  writeHead(template: usize, seq: u64): void {
     writeHead(
-      changetype<usize>(this.reporterId),
-      changetype<usize>(this.source),
-      this.windowStartMs,
-      this.windowEndMs,
-      seq,
-    );
-  }
-
-  /** Writes the head of a v2 (Istio mode) report of the window being closed. */
-  writeHeadV2(seq: u64): void {
-    writeHeadV2(
+      template,
       changetype<usize>(this.reporterId),
       changetype<usize>(this.source),
       this.windowStartMs,

@@ -161,7 +161,7 @@ export class Aggregate {
             reporter.enqueue(closeBody());
             made++;
           }
-          reporter.writeHead(firstSeq + made);
+          reporter.writeHead(HEAD_JSON, firstSeq + made);
           open = true;
           inBody = 0;
         }
@@ -212,20 +212,24 @@ function writeCount(route: string, index: i32, cell: Cell): void {
   wNext();
 }
 
-/** A report up to its counts; '~' marks the values (see `wTemplate`). */
-const HEAD_JSON = ascii(
+/** A v1 report up to its counts; '~' marks the values (see `wTemplate`). */
+export const HEAD_JSON = ascii(
   '{"v":1,"reporter":{"id":"~","seq":~},"source":{"workload":~,"namespace":~,"pod":~},"window":{"start_ms":~,"end_ms":~},"buckets_ms":[5,10,25,50,100,250,500,1000,2500,5000,10000],"counts":[',
 );
 
-/** Everything in a report before its counts, with `seq`; `source` is workload, namespace, pod. */
+/**
+ * Everything in a report before its counts (v1) or its string table (v2), with `seq`: `template` is
+ * the version's head (HEAD_JSON here, istio-report's for v2); `source` is workload, namespace, pod.
+ */
 export function writeHead(
+  template: usize,
   reporterId: usize,
   source: usize,
   startMs: u64,
   endMs: u64,
   seq: u64,
 ): void {
-  wTemplate(HEAD_JSON);
+  wTemplate(template);
   wAscii(reporterId);
   wNext();
   wU64(seq);
