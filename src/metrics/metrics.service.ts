@@ -165,28 +165,8 @@ export class MetricsService implements OnModuleDestroy {
     labelNames: readonly L[],
     options: CappedMetricOptions<L> = {},
   ): CappedCounter<L> {
-    // The guard's expiry callback needs the capped metric, which is created after the guard.
-    const ref: { capped?: CappedCounter<L> } = {};
-    const metric = new Counter<L>({
-      name,
-      help,
-      labelNames,
-      registers: [this.registry],
-    });
-    const capped = new CappedCounter(
-      metric,
-      this.guard(
-        name,
-        labelNames,
-        (labels) => {
-          ref.capped?.forget(labels);
-          metric.remove(labels);
-        },
-        options,
-      ),
-    );
-    ref.capped = capped;
-    return capped;
+    const metric = new Counter<L>({ name, help, labelNames, registers: [this.registry] });
+    return this.summed(name, metric, labelNames, options, (g) => new CappedCounter(metric, g));
   }
 
   gauge<L extends string>(
@@ -195,16 +175,24 @@ export class MetricsService implements OnModuleDestroy {
     labelNames: readonly L[],
     options: CappedMetricOptions<L> = {},
   ): CappedGauge<L> {
+    const metric = new Gauge<L>({ name, help, labelNames, registers: [this.registry] });
+    return this.summed(name, metric, labelNames, options, (g) => new CappedGauge(metric, g));
+  }
+
+  /**
+   * A capped metric that holds pending updates (counter, gauge): when the guard expires a series,
+   * both its pending update and prom-client's series go.
+   */
+  private summed<L extends string, C extends { forget(labels: Labels<L>): void }>(
+    name: string,
+    metric: Counter<L> | Gauge<L>,
+    labelNames: readonly L[],
+    options: CappedMetricOptions<L>,
+    wrap: (guard: SeriesGuard<L>) => C,
+  ): C {
     // The guard's expiry callback needs the capped metric, which is created after the guard.
-    const ref: { capped?: CappedGauge<L> } = {};
-    const metric = new Gauge<L>({
-      name,
-      help,
-      labelNames,
-      registers: [this.registry],
-    });
-    const capped = new CappedGauge(
-      metric,
+    const ref: { capped?: C } = {};
+    const capped = wrap(
       this.guard(
         name,
         labelNames,
