@@ -136,6 +136,47 @@ describe('mesha body limits: slow bodies', () => {
     });
     expect(res.status).toBe(200);
   }, 60_000);
+
+  it('reserves a declared Content-Length before reading it, and counts a chunked body as it comes', async () => {
+    const port = portOf(mesha.url);
+    // Two bodies declared and not sent: their lengths are held at once, nothing else fits.
+    const stalled: WatchedSocket[] = [];
+    for (let i = 0; i < 2; i++) {
+      const s = await openSocket(port);
+      sockets.push(s.socket);
+      stalled.push(s);
+      s.socket.write(
+        'POST /wasmCallback HTTP/1.1\r\nHost: 127.0.0.1\r\nmelonMsg: m\r\n' +
+          `Content-Length: ${1024 * KiB}\r\n\r\n`,
+      );
+    }
+    await waitFor(
+      'both declared lengths held',
+      async () => sumSamples(await mesha.metrics(), 'mesha_body_bytes_in_flight') === 2048 * KiB,
+    );
+    const chunked = await openSocket(port);
+    sockets.push(chunked.socket);
+    chunked.socket.write(
+      'POST /wasmCallback HTTP/1.1\r\nHost: 127.0.0.1\r\nmelonMsg: m\r\n' +
+        'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    );
+    await waitFor('the chunked body answered', () => chunked.received() !== '');
+    expect(chunked.received()).toMatch(/^HTTP\/1\.1 503/);
+    // Closing the stalled clients releases what they held; a chunked body goes through again.
+    for (const s of stalled) s.socket.destroy();
+    await waitFor(
+      'no body bytes in flight',
+      async () => sumSamples(await mesha.metrics(), 'mesha_body_bytes_in_flight') === 0,
+    );
+    const again = await openSocket(port);
+    sockets.push(again.socket);
+    again.socket.write(
+      'POST /wasmCallback HTTP/1.1\r\nHost: 127.0.0.1\r\nmelonMsg: m\r\n' +
+        'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    );
+    await waitFor('the second chunked body answered', () => again.received() !== '');
+    expect(again.received()).toMatch(/^HTTP\/1\.1 200/);
+  }, 60_000);
 });
 
 describe('mesha Expect: 100-continue', () => {

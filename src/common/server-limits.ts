@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { RefusalLog, type WarnSink } from './refusal-log';
 
@@ -109,38 +109,51 @@ export class ServerLimits {
   };
 
   /**
-   * Counts every request body byte as it arrives and releases them when the answer is sent; a
-   * request whose bytes would take the total past MAX_BODY_BYTES_IN_FLIGHT gets 503 (Retry-After,
-   * Connection: close) instead of being buffered. A declared Content-Length that cannot fit is
-   * refused before a byte is read.
+   * Bounds the request body bytes held across all connections, released when the answer is sent: a
+   * body with a Content-Length reserves it before a byte is read (Fastify refuses bodies that differ
+   * from it), one without (chunked) is counted chunk by chunk. A body that would take the total past
+   * MAX_BODY_BYTES_IN_FLIGHT gets 503 (Retry-After, Connection: close) instead of being buffered.
+   * Reserving up front costs no stream per request, and a reservation is never less than what the
+   * body will hold; a client that declares a length and then stalls holds it until
+   * REQUEST_TIMEOUT_MS, as a stalled sender held its bytes before.
    */
   limitBodies(fastify: FastifyInstance): void {
     fastify.addHook('preParsing', (request, reply, payload, done) => {
-      const declared = Number(request.headers['content-length'] ?? 0);
-      if (declared > 0 && this.bodyBytesInFlight + declared > this.settings.maxBodyBytesInFlight) {
-        done(this.bodyRefusal(reply));
-        return;
+      const declared = request.headers['content-length'];
+      if (declared !== undefined) {
+        const bytes = Number(declared);
+        if (!(bytes > 0)) return done(null, payload); // 0, or malformed: Fastify answers that
+        if (this.bodyBytesInFlight + bytes > this.settings.maxBodyBytesInFlight) {
+          return done(this.bodyRefusal(reply));
+        }
+        this.bodyBytesInFlight += bytes;
+        reply.raw.once('close', () => (this.bodyBytesInFlight -= bytes));
+        return done(null, payload);
       }
-      let held = 0;
-      const release = () => {
-        this.bodyBytesInFlight -= held;
-        held = 0;
-      };
-      reply.raw.once('close', release);
-      const counted = new Transform({
-        transform: (chunk: Buffer, _encoding, callback: TransformCallback) => {
-          if (this.bodyBytesInFlight + chunk.length > this.settings.maxBodyBytesInFlight) {
-            callback(this.bodyRefusal(reply));
-            return;
-          }
-          this.bodyBytesInFlight += chunk.length;
-          held += chunk.length;
-          callback(null, chunk);
-        },
-      });
-      payload.on('error', (err) => counted.destroy(err));
-      done(null, payload.pipe(counted));
+      done(null, this.countChunks(reply, payload));
     });
+  }
+
+  /** Passes `payload` through, counting its chunks in the bytes in flight as they arrive. */
+  private countChunks(reply: FastifyReply, payload: Readable): Readable {
+    let held = 0;
+    reply.raw.once('close', () => {
+      this.bodyBytesInFlight -= held;
+      held = 0;
+    });
+    const counted = new Transform({
+      transform: (chunk: Buffer, _encoding, callback: TransformCallback) => {
+        if (this.bodyBytesInFlight + chunk.length > this.settings.maxBodyBytesInFlight) {
+          callback(this.bodyRefusal(reply));
+          return;
+        }
+        this.bodyBytesInFlight += chunk.length;
+        held += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    payload.on('error', (err) => counted.destroy(err));
+    return payload.pipe(counted);
   }
 
   private bodyRefusal(reply: FastifyReply): Error {
