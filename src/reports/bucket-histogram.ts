@@ -18,18 +18,20 @@ interface Sample {
 /**
  * A histogram fed with already-bucketed counts (a report carries per-bucket counts and a sum, not
  * single observations). It renders through prom-client's registry like any histogram: cumulative
- * `_bucket{le}` samples, `_sum` and `_count`. Its label sets pass through a SeriesGuard.
+ * `_bucket{le}` samples, `_sum` and `_count`. Its label sets pass through a SeriesGuard, and its
+ * series are keyed by the labels object the guard answers with (the same object for every update
+ * of a series, and the one it hands back on expiry), so an update builds no key.
  */
 export class BucketHistogram<L extends string> implements RegisteredMetric {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  private readonly series = new Map<string, Series<L>>();
+  private readonly series = new Map<Labels<L>, Series<L>>();
   private guard!: SeriesGuard<L>;
 
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly labelNames: readonly L[],
+    readonly labelNames: readonly L[],
     /** Upper bounds, in the unit of the metric (seconds). */
     private readonly bounds: readonly number[],
   ) {}
@@ -40,9 +42,9 @@ export class BucketHistogram<L extends string> implements RegisteredMetric {
     return this;
   }
 
-  /** Removes one series (the guard's TTL callback). */
+  /** Removes one series (the guard's TTL callback, with the labels object admit() gave out). */
   remove(labels: Labels<L>): void {
-    this.series.delete(this.keyOf(labels));
+    this.series.delete(labels);
   }
 
   /** Adds `buckets` (non-cumulative, bounds.length + 1 of them) and `sum` to the series of `labels`. */
@@ -53,11 +55,10 @@ export class BucketHistogram<L extends string> implements RegisteredMetric {
       );
     }
     const labels = this.guard.admit(raw);
-    const key = this.keyOf(labels);
-    let series = this.series.get(key);
+    let series = this.series.get(labels);
     if (!series) {
       series = { labels, buckets: new Array<number>(buckets.length).fill(0), sum: 0, count: 0 };
-      this.series.set(key, series);
+      this.series.set(labels, series);
     }
     for (let i = 0; i < buckets.length; i++) {
       series.buckets[i] += buckets[i];
@@ -89,9 +90,5 @@ export class BucketHistogram<L extends string> implements RegisteredMetric {
       aggregator: this.aggregator,
       values,
     };
-  }
-
-  private keyOf(labels: Labels<L>): string {
-    return JSON.stringify(this.labelNames.map((name) => labels[name]));
   }
 }
