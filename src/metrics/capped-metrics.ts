@@ -32,9 +32,14 @@ export class CappedCounter<L extends string> {
     flushOnCollect(metric, () => this.flush());
   }
 
-  inc(labels: Labels<L>, value = 1): void {
-    const admitted = this.guard.admit(labels);
+  /** `key`: the guard's keyOf(labels), when the caller has it (see SeriesGuard.admit). */
+  inc(labels: Labels<L>, value = 1, key?: string): void {
+    const admitted = this.guard.admit(labels, key);
     this.pending.set(admitted, (this.pending.get(admitted) ?? 0) + value);
+  }
+
+  keyOf(labels: Labels<L>): string {
+    return this.guard.keyOf(labels);
   }
 
   /** Hands the summed increments to prom-client (called whenever prom-client collects the metric). */

@@ -90,10 +90,12 @@ export class SeriesGuard<L extends string> {
     private readonly options: GuardOptions<L> = {},
   ) {}
 
-  /** Returns the labels this update must be recorded under. */
-  admit(raw: Labels<L>): Labels<L> {
+  /**
+   * Returns the labels this update must be recorded under. `key` is keyOf(raw), when the caller has
+   * it already (several metrics with the same label names updated with one label set).
+   */
+  admit(raw: Labels<L>, key = this.keyOf(raw)): Labels<L> {
     const now = this.clock.now();
-    const key = this.keyOf(raw);
     const known = this.tracked.get(key);
     if (known) {
       known.lastUpdateMs = now; // the hot path: no allocation for a known series
@@ -219,8 +221,11 @@ export class SeriesGuard<L extends string> {
     return labels;
   }
 
-  /** Identifies the series `raw` lands in (values cut first, so cut-equal values share it). */
-  private keyOf(raw: Labels<L>): string {
+  /**
+   * Identifies the series `raw` lands in (values cut first, so cut-equal values share it); the same
+   * for every guard with the same label names and limits.
+   */
+  keyOf(raw: Labels<L>): string {
     const names = this.labelNames;
     if (names.length === 1) return this.valueOf(raw, names[0]);
     // Each value prefixed with its length: unambiguous whatever the values contain, and one string

@@ -47,14 +47,17 @@ export class BucketHistogram<L extends string> implements RegisteredMetric {
     this.series.delete(labels);
   }
 
-  /** Adds `buckets` (non-cumulative, bounds.length + 1 of them) and `sum` to the series of `labels`. */
-  add(raw: Labels<L>, buckets: readonly number[], sum: number): void {
+  /**
+   * Adds `buckets` (non-cumulative, bounds.length + 1 of them) and `sum` to the series of `raw`;
+   * `key`: the guard's keyOf(raw), when the caller has it.
+   */
+  add(raw: Labels<L>, buckets: readonly number[], sum: number, key?: string): void {
     if (buckets.length !== this.bounds.length + 1) {
       throw new Error(
         `${this.name}: expected ${this.bounds.length + 1} buckets, got ${buckets.length}`,
       );
     }
-    const labels = this.guard.admit(raw);
+    const labels = this.guard.admit(raw, key);
     let series = this.series.get(labels);
     if (!series) {
       series = { labels, buckets: new Array<number>(buckets.length).fill(0), sum: 0, count: 0 };

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge } from 'prom-client';
 import type { CappedCounter, CappedGauge } from '../metrics/capped-metrics';
+import type { Labels } from '../metrics/series-guard';
 import { MetricsService } from '../metrics/metrics.service';
 import { BucketHistogram } from './bucket-histogram';
 import { BUCKET_BOUNDS_MS } from './report-validator';
@@ -96,18 +97,36 @@ export class ReportsMetrics {
   }
 
   applied(report: ReportV1): void {
+    const { workload, namespace } = report.source;
     for (const count of report.counts) {
       const labels = {
-        source_workload: report.source.workload,
-        source_namespace: report.source.namespace,
+        source_workload: workload,
+        source_namespace: namespace,
         method: count.method,
         code: count.code,
         route: count.route,
       };
-      this.requests.inc(labels, count.n);
-      this.duration.add(labels, count.duration_buckets, count.duration_sum_ms / 1000);
-      if (count.bytes_in > 0) this.bytes.inc({ direction: 'in', ...labels }, count.bytes_in);
-      if (count.bytes_out > 0) this.bytes.inc({ direction: 'out', ...labels }, count.bytes_out);
+      // Requests and duration have the same label names: one series key serves both.
+      const key = this.requests.keyOf(labels);
+      this.requests.inc(labels, count.n, key);
+      this.duration.add(labels, count.duration_buckets, count.duration_sum_ms / 1000, key);
+      if (count.bytes_in > 0) this.bytes.inc(withDirection('in', labels), count.bytes_in);
+      if (count.bytes_out > 0) this.bytes.inc(withDirection('out', labels), count.bytes_out);
     }
   }
+}
+
+/** The byte counters' labels (written out: a spread per update cost more than the rest of it). */
+function withDirection(
+  direction: 'in' | 'out',
+  labels: Labels<Observed>,
+): Labels<Observed | 'direction'> {
+  return {
+    direction,
+    source_workload: labels.source_workload,
+    source_namespace: labels.source_namespace,
+    method: labels.method,
+    code: labels.code,
+    route: labels.route,
+  };
 }
