@@ -1,7 +1,7 @@
 /**
- * npm run bench — mesha (built, dist/main.js) against a floor (Fastify answering without doing any
- * work) and a peer (Debian's prometheus-pushgateway, --push.disable-consistency-check), all loaded
- * over loopback by wrk (Debian) in one run:
+ * npm run bench — mesha (built, dist/main.js) against two floors (Fastify answering without doing
+ * any work, and the same through a NestJS controller) and a peer (Debian's prometheus-pushgateway,
+ * --push.disable-consistency-check), all loaded over loopback by wrk (Debian) in one run:
  *   - the seed's report (Pushgateway: a one-line push);
  *   - one sidecar's 5-second window of 20 (method, code, route) cells: a JSON report to mesha, the
  *     same data as exposition text (a counter, a 12-bucket histogram, two byte counters per cell)
@@ -30,7 +30,7 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 // Bounded in time whatever happens.
-const budgetMs = (DURATION * 5 * (ROUNDS + 1) + 4 * DURATION + 240) * 1000;
+const budgetMs = (DURATION * 6 * (ROUNDS + 1) + 4 * DURATION + 240) * 1000;
 setTimeout(() => {
   console.error(`bench: over its ${budgetMs / 1000} s budget, stopping`);
   process.exit(1);
@@ -164,6 +164,7 @@ interface Row {
 }
 interface Urls {
   floor: string;
+  nestFloor: string;
   mesha: string;
   pushgateway: string;
 }
@@ -189,6 +190,12 @@ async function throughput(): Promise<void> {
     () => ['--import', 'tsx', 'scripts/bench/noop-server.ts'],
     '/readyz',
   );
+  const nestFloor = await startServer(
+    'nest floor',
+    process.execPath,
+    () => ['--import', 'tsx', 'scripts/bench/noop-nest.ts'],
+    '/readyz',
+  );
   const mesha = await startMesha();
   const pushgateway = await startServer(
     'pushgateway',
@@ -201,7 +208,12 @@ async function throughput(): Promise<void> {
     ],
     '/-/ready',
   );
-  const urls: Urls = { floor: floor.url, mesha: mesha.url, pushgateway: pushgateway.url };
+  const urls: Urls = {
+    floor: floor.url,
+    nestFloor: nestFloor.url,
+    mesha: mesha.url,
+    pushgateway: pushgateway.url,
+  };
   const seed = (url: string): WrkRequest => ({
     url: `${url}/wasmCallback`,
     method: 'POST',
@@ -210,6 +222,7 @@ async function throughput(): Promise<void> {
   });
   const rows: Row[] = [
     { name: 'floor: seed report', request: (u) => seed(u.floor), results: [] },
+    { name: 'nest floor: seed report', request: (u) => seed(u.nestFloor), results: [] },
     { name: 'mesha: seed report', request: (u) => seed(u.mesha), results: [] },
     {
       name: 'pushgateway: one-line push',
@@ -262,11 +275,15 @@ async function throughput(): Promise<void> {
       `20-cell window ${fmt(m('mesha: 20-cell window (JSON)') / m('pushgateway: 20-cell window'), 2)}`,
   );
   console.log(
+    `ratio mesha/nest floor (seed): ${fmt(m('mesha: seed report') / m('nest floor: seed report'), 2)}; ` +
+      `nest floor/floor: ${fmt(m('nest floor: seed report') / m('floor: seed report'), 2)}`,
+  );
+  console.log(
     `mesha p99/p50: seed ${fmt(p('mesha: seed report', 'p99Ms') / p('mesha: seed report', 'p50Ms'), 1)}, ` +
       `window ${fmt(p('mesha: 20-cell window (JSON)', 'p99Ms') / p('mesha: 20-cell window (JSON)', 'p50Ms'), 1)} (goal <= 5); ` +
       `20-cell windows ${fmt(m('mesha: 20-cell window (JSON)'), 0)}/s (goal >= 10,000)`,
   );
-  await Promise.all([floor.stop(), mesha.stop(), pushgateway.stop()]);
+  await Promise.all([floor.stop(), nestFloor.stop(), mesha.stop(), pushgateway.stop()]);
 }
 
 /** A mesha filled to its series budget: wide reports from 16 workloads, 10,000 seed messages. */

@@ -11,8 +11,8 @@ export interface ShutdownTiming {
 
 /**
  * On SIGTERM/SIGINT: readiness turns 503 at once; after `delayMs` the server stops accepting
- * connections and lets in-flight requests finish (each accepted report's log line is written
- * before its 200 is sent, and pino flushes its buffer on exit); then the process exits 0.
+ * connections and lets in-flight requests finish (each accepted report's log line is in the log
+ * buffer before its 200 is sent, and the buffer is written on exit); then the process exits 0.
  * Past `graceMs` it exits 1 regardless.
  */
 export function installGracefulShutdown(
