@@ -16,6 +16,8 @@ interface SeriesTotals {
   sumMs: number;
   bytesIn: number;
   bytesOut: number;
+  /** When a report last added to it (for the TTL; absent in files written before it was kept). */
+  lastMs?: number;
 }
 
 interface ReporterWindow {
@@ -66,6 +68,8 @@ export class TrafficState {
   constructor(
     private readonly maxSeries: number,
     private readonly maxReporters: number,
+    /** SERIES_TTL_SECONDS in ms (0 = never): a label set idle this long is forgotten, as its series is. */
+    private readonly ttlMs = 0,
   ) {}
 
   /** A report that was applied (first time its (id, seq) was seen). */
@@ -80,11 +84,15 @@ export class TrafficState {
         count.route,
       ]);
       let totals = this.series.get(key);
+      if (totals && this.expired(totals, receivedAtMs)) {
+        this.series.delete(key); // the metric's series expired too: it starts again from zero
+        totals = undefined;
+      }
       if (!totals) {
         const full = this.series.size >= this.maxSeries;
         const overflowKey = JSON.stringify([OVERFLOW, OVERFLOW, OVERFLOW, OVERFLOW, OVERFLOW]);
         totals = full ? this.series.get(overflowKey) : undefined;
-        if (!totals) {
+        if (!totals || this.expired(totals, receivedAtMs)) {
           totals = {
             workload: full ? OVERFLOW : report.source.workload,
             namespace: full ? OVERFLOW : report.source.namespace,
@@ -100,6 +108,7 @@ export class TrafficState {
           this.series.set(full ? overflowKey : key, totals);
         }
       }
+      totals.lastMs = Math.max(totals.lastMs ?? 0, receivedAtMs);
       totals.n += count.n;
       for (let i = 0; i < count.duration_buckets.length; i++)
         totals.buckets[i] += count.duration_buckets[i];
@@ -130,6 +139,22 @@ export class TrafficState {
       }
       for (let i = 0; i < values.length; i++) kept[i] = (kept[i] ?? 0) + values[i];
     }
+  }
+
+  /**
+   * Forgets the label sets idle for the TTL at `nowMs` (a restart: the time it was down counts as
+   * idle, as it would in a live process); with `refresh`, the ones left count as updated now (their
+   * restored series start a fresh TTL).
+   */
+  expire(nowMs: number, refresh = false): void {
+    for (const [key, totals] of this.series) {
+      if (this.expired(totals, nowMs)) this.series.delete(key);
+      else if (refresh) totals.lastMs = Math.max(totals.lastMs ?? 0, nowMs);
+    }
+  }
+
+  private expired(totals: SeriesTotals, nowMs: number): boolean {
+    return this.ttlMs > 0 && totals.lastMs !== undefined && totals.lastMs <= nowMs - this.ttlMs;
   }
 
   /** A version's totals, for its restore. */
