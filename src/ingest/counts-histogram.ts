@@ -1,4 +1,12 @@
 import type { RegisteredMetric } from '../metrics/openmetrics';
+import {
+  addCounts,
+  histogramObject,
+  pushSamples,
+  type HistogramObject,
+  type HistogramSample,
+  type HistogramSeries,
+} from '../reports/bucket-histogram';
 
 /**
  * A histogram without labels whose counts can be restored (prom-client's Histogram can only
@@ -10,52 +18,38 @@ export class CountsHistogram implements RegisteredMetric {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
   /** Non-cumulative counts, one per bound, then +Inf. */
-  private readonly buckets: number[];
-  private sum = 0;
-  private count = 0;
+  private readonly series: HistogramSeries<never>;
 
   constructor(
     readonly name: string,
     readonly help: string,
     private readonly bounds: readonly number[],
   ) {
-    this.buckets = new Array<number>(bounds.length + 1).fill(0);
+    this.series = {
+      labels: {},
+      buckets: new Array<number>(bounds.length + 1).fill(0),
+      sum: 0,
+      count: 0,
+    };
   }
 
   observe(value: number): void {
     let i = 0;
     while (i < this.bounds.length && value > this.bounds[i]) i++;
-    this.buckets[i]++;
-    this.sum += value;
-    this.count++;
+    this.series.buckets[i]++;
+    this.series.sum += value;
+    this.series.count++;
   }
 
   /** Adds counts kept elsewhere (bounds.length + 1 non-cumulative buckets, and their sum). */
   add(buckets: readonly number[], sum: number): void {
-    if (buckets.length !== this.buckets.length) return; // kept with other bounds: not comparable
-    for (let i = 0; i < buckets.length; i++) {
-      this.buckets[i] += buckets[i];
-      this.count += buckets[i];
-    }
-    this.sum += sum;
+    if (buckets.length !== this.series.buckets.length) return; // other bounds: not comparable
+    addCounts(this.series, buckets, sum);
   }
 
-  get(): { name: string; help: string; type: string; aggregator: string; values: object[] } {
-    const values: object[] = [];
-    let cumulative = 0;
-    for (let i = 0; i < this.buckets.length; i++) {
-      cumulative += this.buckets[i];
-      const le = i < this.bounds.length ? this.bounds[i] : '+Inf';
-      values.push({ metricName: `${this.name}_bucket`, labels: { le }, value: cumulative });
-    }
-    values.push({ metricName: `${this.name}_sum`, labels: {}, value: this.sum });
-    values.push({ metricName: `${this.name}_count`, labels: {}, value: this.count });
-    return {
-      name: this.name,
-      help: this.help,
-      type: this.type,
-      aggregator: this.aggregator,
-      values,
-    };
+  get(): HistogramObject {
+    const values: HistogramSample[] = [];
+    pushSamples(values, this.name, this.bounds, this.series);
+    return histogramObject(this, values);
   }
 }
