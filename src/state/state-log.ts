@@ -183,6 +183,8 @@ export interface GroupCommitOptions {
  */
 export class GroupCommitLog {
   private waiting: Waiting[] = [];
+  /** The group being written (a sync() marker may still join it: it is settled as a whole). */
+  private inFlight: Waiting[] | undefined;
   private writing: Promise<void> | undefined;
   private file: FileHandle | undefined;
   private sizeBytes: number;
@@ -238,10 +240,12 @@ export class GroupCommitLog {
    * again (a rewrite) even if nothing new was appended.
    */
   sync(): Promise<void> {
-    if (!this.writing && this.waiting.length === 0 && !this.failure) return Promise.resolve();
+    // The marker joins the group of the newest record (queued, or being written): no extra commit.
+    const group = this.waiting.length > 0 ? this.waiting : this.inFlight;
+    if (!group && !this.failure) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.waiting.push({ record: undefined, onDurable: undefined, resolve, reject });
-      this.schedule();
+      (group ?? this.waiting).push({ record: undefined, onDurable: undefined, resolve, reject });
+      if (!group) this.schedule();
     });
   }
 
@@ -271,8 +275,10 @@ export class GroupCommitLog {
         continue;
       }
       try {
+        this.inFlight = group;
         await this.writeGroup(group);
       } catch (err) {
+        this.inFlight = undefined;
         const error = writeErrorOf(err);
         this.failure = { error, atMs: this.now() };
         this.stats.failures++;
@@ -280,6 +286,7 @@ export class GroupCommitLog {
         for (const w of group) w.reject(error);
         continue;
       }
+      this.inFlight = undefined;
       if (failure) this.onRecovered();
       this.failure = undefined;
       this.stats.bytes = this.sizeBytes;
