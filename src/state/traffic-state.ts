@@ -51,6 +51,8 @@ interface TrafficSnapshot {
   }>;
   /** Report versions besides 1 (absent in files written before they were kept). */
   versions?: Record<string, Totals>;
+  /** When each of those keys was last added to (for the TTL; absent in older files). */
+  versionTimes?: Record<string, Array<[key: string, lastMs: number]>>;
 }
 
 /**
@@ -64,6 +66,8 @@ export class TrafficState {
   private readonly reporters = new Map<string, ReporterWindow>();
   /** Other report versions' totals: version -> opaque key -> values added element-wise. */
   private readonly versions = new Map<number, Map<string, number[]>>();
+  /** version -> key -> when a report last added to it (for the TTL). */
+  private readonly versionTimes = new Map<number, Map<string, number>>();
 
   constructor(
     private readonly maxSeries: number,
@@ -131,12 +135,16 @@ export class TrafficState {
     this.markSeen(identity.reporter.id, identity.reporter.seq, receivedAtMs, identity.source);
     let totals = this.versions.get(version);
     if (!totals) this.versions.set(version, (totals = new Map()));
+    let times = this.versionTimes.get(version);
+    if (!times) this.versionTimes.set(version, (times = new Map()));
     for (const [key, values] of add) {
       let kept = totals.get(key);
+      if (kept && this.stale(times.get(key), receivedAtMs)) kept = undefined; // expired: from zero
       if (!kept) {
-        if (totals.size >= this.maxSeries) continue;
+        if (!totals.has(key) && totals.size >= this.maxSeries) continue;
         totals.set(key, (kept = []));
       }
+      times.set(key, Math.max(times.get(key) ?? 0, receivedAtMs));
       for (let i = 0; i < values.length; i++) kept[i] = (kept[i] ?? 0) + values[i];
     }
   }
@@ -151,10 +159,23 @@ export class TrafficState {
       if (this.expired(totals, nowMs)) this.series.delete(key);
       else if (refresh) totals.lastMs = Math.max(totals.lastMs ?? 0, nowMs);
     }
+    for (const [version, times] of this.versionTimes) {
+      const totals = this.versions.get(version);
+      for (const [key, lastMs] of times) {
+        if (this.stale(lastMs, nowMs)) {
+          times.delete(key);
+          totals?.delete(key);
+        } else if (refresh) times.set(key, Math.max(lastMs, nowMs));
+      }
+    }
   }
 
   private expired(totals: SeriesTotals, nowMs: number): boolean {
-    return this.ttlMs > 0 && totals.lastMs !== undefined && totals.lastMs <= nowMs - this.ttlMs;
+    return this.stale(totals.lastMs, nowMs);
+  }
+
+  private stale(lastMs: number | undefined, nowMs: number): boolean {
+    return this.ttlMs > 0 && lastMs !== undefined && lastMs <= nowMs - this.ttlMs;
   }
 
   /** A version's totals, for its restore. */
@@ -215,6 +236,9 @@ export class TrafficState {
       versions: Object.fromEntries(
         [...this.versions.keys()].map((v) => [String(v), this.versionTotals(v)]),
       ),
+      versionTimes: Object.fromEntries(
+        [...this.versionTimes].map(([v, times]) => [String(v), [...times]]),
+      ),
     };
   }
 
@@ -237,6 +261,9 @@ export class TrafficState {
     }
     for (const [v, totals] of Object.entries(snapshot.versions ?? {})) {
       this.versions.set(Number(v), new Map(totals.map(([key, values]) => [key, [...values]])));
+    }
+    for (const [v, times] of Object.entries(snapshot.versionTimes ?? {})) {
+      this.versionTimes.set(Number(v), new Map(times));
     }
   }
 
