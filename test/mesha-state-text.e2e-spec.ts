@@ -40,6 +40,9 @@ async function countsOf(mesha: MeshaProcess) {
     params: Array.from({ length: SENDERS }, (_, i) =>
       sumSamples(samples, 'mesha_report_params_total', { key: 'pod', value: `pod-${i}` }),
     ),
+    lastReceived: Array.from({ length: SENDERS }, (_, i) =>
+      sumSamples(samples, 'mesha_report_last_received_timestamp_seconds', { msg: `sender-${i}` }),
+    ),
     bodyCount: sumSamples(samples, 'mesha_report_body_bytes_count'),
     bodySum: sumSamples(samples, 'mesha_report_body_bytes_sum'),
     rejectedMissingHeader: sumSamples(samples, 'mesha_rejected_reports_total', {
@@ -101,6 +104,8 @@ describe('mesha with STATE_DIR: seed-style text reports', () => {
     const resent = await countsOf(mesha);
     expect(resent.reports[0]).toBe(after.reports[0] + 1);
     expect(resent.params[0]).toBe(after.params[0] + 1);
+    expect(resent.lastReceived[0]).toBeGreaterThanOrEqual(after.lastReceived[0]);
+    expect(after.lastReceived[1]).toBeGreaterThan(1e9); // restored: when it was received, in s
 
     // SIGTERM, restart: exactly the same values.
     expect(await mesha.stop('SIGTERM')).toEqual({ code: 0, signal: null });

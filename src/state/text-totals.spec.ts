@@ -52,8 +52,12 @@ describe('TextTotals', () => {
       ['b', 1, 0],
       ['a', 1, 1_000],
     ]);
-    totals.expire(1_500, true); // b expired; a left, refreshed
-    expect(totals.restore().reports).toEqual([['a', 1, 1_500]]);
+    totals.expire(1_500, true); // b expired; a left, its TTL refreshed (not its last-received time)
+    expect(totals.restore().reports).toEqual([['a', 1, 1_000]]);
+    totals.expire(2_400);
+    expect(totals.restore().reports).toHaveLength(1);
+    totals.expire(2_500);
+    expect(totals.restore().reports).toHaveLength(0);
     expect(totals.restore().body.count).toBe(3); // no labels: never expires
   });
 });

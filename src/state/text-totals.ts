@@ -26,7 +26,8 @@ interface Kept {
 
 /** The serialised form (plain JSON, inside a snapshot record). */
 export interface TextSnapshot {
-  reports: Array<[string, number, number]>;
+  /** [msg, reports, last update (TTL), last received (the gauge; absent = the last update)] */
+  reports: Array<[string, number, number, number?]>;
   params: Array<[string, string, number, number]>;
   body: { buckets: number[]; sum: number; count: number };
   rejected: Array<[string, number]>;
@@ -40,7 +41,7 @@ export interface TextSnapshot {
  * whole or restored.
  */
 export class TextTotals {
-  private readonly reports = new Map<string, Kept>();
+  private readonly reports = new Map<string, Kept & { receivedMs: number }>();
   private readonly params = new Map<string, Kept & { key: string; value: string }>();
   private body: { buckets: number[]; sum: number; count: number };
   private readonly rejected = new Map<string, number>();
@@ -54,7 +55,13 @@ export class TextTotals {
   }
 
   apply(report: TextApplied): void {
-    this.bump(this.reports, report.msg, report.atMs, () => ({ n: 0, lastMs: 0 })).n++;
+    const kept = this.bump(this.reports, report.msg, report.atMs, () => ({
+      n: 0,
+      lastMs: 0,
+      receivedMs: 0,
+    }));
+    kept.n++;
+    kept.receivedMs = Math.max(kept.receivedMs, report.atMs);
     for (const [key, value] of report.params) {
       const id = JSON.stringify([key, value]);
       const overflow = { key: OVERFLOW, value: OVERFLOW, n: 0, lastMs: 0 };
@@ -84,7 +91,7 @@ export class TextTotals {
 
   restore(): TextRestore {
     return {
-      reports: [...this.reports].map(([msg, k]) => [msg, k.n, k.lastMs]),
+      reports: [...this.reports].map(([msg, k]) => [msg, k.n, k.receivedMs]),
       params: [...this.params.values()].map((k) => [k.key, k.value, k.n]),
       body: { ...this.body, buckets: [...this.body.buckets] },
       rejected: [...this.rejected],
@@ -93,7 +100,7 @@ export class TextTotals {
 
   toJSON(): TextSnapshot {
     return {
-      reports: [...this.reports].map(([msg, k]) => [msg, k.n, k.lastMs]),
+      reports: [...this.reports].map(([msg, k]) => [msg, k.n, k.lastMs, k.receivedMs]),
       params: [...this.params.values()].map((k) => [k.key, k.value, k.n, k.lastMs]),
       body: this.body,
       rejected: [...this.rejected],
@@ -101,7 +108,9 @@ export class TextTotals {
   }
 
   load(snapshot: TextSnapshot): void {
-    for (const [msg, n, lastMs] of snapshot.reports) this.reports.set(msg, { n, lastMs });
+    for (const [msg, n, lastMs, receivedMs = lastMs] of snapshot.reports) {
+      this.reports.set(msg, { n, lastMs, receivedMs });
+    }
     for (const [key, value, n, lastMs] of snapshot.params) {
       this.params.set(JSON.stringify([key, value]), { key, value, n, lastMs });
     }
