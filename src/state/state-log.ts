@@ -293,9 +293,13 @@ export class GroupCommitLog {
       this.stats.groups++;
       for (const w of group) {
         if (w.record) this.stats.records++;
-        w.onDurable?.();
+        try {
+          w.onDurable?.();
+        } catch (err) {
+          w.reject(err as Error); // its own failure; the rest of the group is still durable
+        }
       }
-      for (const w of group) w.resolve();
+      for (const w of group) w.resolve(); // no effect on one rejected just above
     }
   }
 
