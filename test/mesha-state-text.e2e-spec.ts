@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stopAllProcesses } from './support/child-process';
 import { startMesha, type MeshaProcess } from './support/mesha';
+import { postReport } from './support/post-report';
 import { scrape, sumSamples } from './support/prometheus-text';
 import { waitFor } from './support/wait-for';
 
@@ -11,24 +12,8 @@ const SENDERS = 8;
 const bodyOf = (i: number) => 'x'.repeat(10 * (i + 1));
 const ENV = { PARAM_LABELS: 'pod' };
 
-async function postText(
-  mesha: MeshaProcess,
-  msg: string,
-  body: string,
-  query = '',
-): Promise<number | 'failed'> {
-  try {
-    const res = await fetch(`${mesha.url}/wasmCallback${query}`, {
-      method: 'POST',
-      headers: { melonMsg: msg, 'Content-Type': 'text/plain' },
-      body,
-    });
-    await res.text();
-    return res.status;
-  } catch {
-    return 'failed';
-  }
-}
+const postText = (mesha: MeshaProcess, msg: string, body: string, query = '') =>
+  postReport(mesha.url, { msg, body, query, contentType: 'text/plain' });
 
 /** The seed-style metrics of sender i, as /metrics shows them. */
 async function countsOf(mesha: MeshaProcess) {
