@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startProcess, stopAllProcesses } from './support/child-process';
 import { REPO_ROOT, startMesha, type MeshaProcess } from './support/mesha';
+import { postReport } from './support/post-report';
 import { scrape, sumSamples } from './support/prometheus-text';
 import { validReport, validReportV2 } from './support/report-fixture';
 import { waitFor } from './support/wait-for';
@@ -18,19 +19,8 @@ const body = (id: string, seq: number) =>
     ? JSON.stringify(validReportV2({ reporter: { id, seq } }))
     : JSON.stringify(validReport({ reporter: { id, seq } }));
 
-async function post(mesha: MeshaProcess, id: string, seq: number): Promise<number | 'failed'> {
-  try {
-    const res = await fetch(`${mesha.url}/wasmCallback`, {
-      method: 'POST',
-      headers: { melonMsg: 'traffic', 'Content-Type': 'application/json' },
-      body: body(id, seq),
-    });
-    await res.text();
-    return res.status;
-  } catch {
-    return 'failed';
-  }
-}
+const post = (mesha: MeshaProcess, id: string, seq: number) =>
+  postReport(mesha.url, { msg: 'traffic', body: body(id, seq), contentType: 'application/json' });
 
 async function totals(mesha: MeshaProcess) {
   const samples = await scrape(mesha.url);

@@ -206,7 +206,8 @@ const RUNNERS: Record<string, (walk: Walk, cmd: ReadmeCommand) => Promise<void>>
       },
       { timeoutMs: 150_000, intervalMs: 250 },
     );
-    expect(log).toMatch(/mesha listening/);
+    // Log lines reach stdout in batches (every 200 ms at most): wait for the line, not just /readyz.
+    await waitFor('the "mesha listening" log line', () => /mesha listening/.test(log));
   },
   'npm ci': (walk) => checkNpmCi(walk),
   "curl -s -X POST 'http://127.0.0.1:7171/wasmCallback?app=demo' -H 'melonMsg: my header from wasm envoy reporter' --data-binary \"i'm wasm from wasm filter !!!\"":

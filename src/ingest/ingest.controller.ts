@@ -1,8 +1,9 @@
-import { Controller, Header, HttpCode, Inject, Post, Req } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import { Controller, Header, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CLOCK, type Clock } from '../common/clock';
 import { IngestService } from './ingest.service';
 import { reportBodyKind } from './report-content-type';
+import { NOT_DURABLE_RETRY_AFTER_SECONDS, ReportNotDurable } from './report-not-durable.exception';
 import { parseTextReport } from './wasm-callback.request';
 
 export const INGEST_ROUTE = '/wasmCallback';
@@ -23,9 +24,22 @@ export class IngestController {
   @Post(INGEST_ROUTE)
   @HttpCode(200)
   @Header('Content-Type', 'text/plain; charset=utf-8')
-  receive(@Req() request: FastifyRequest): string | Promise<string> {
+  receive(
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): string | Promise<string> {
     const kind = reportBodyKind(request.headers['content-type']);
     const report = parseTextReport(request, this.clock.now());
-    return kind === 'json' ? this.ingest.acceptStructured(report) : this.ingest.acceptText(report);
+    const answer =
+      kind === 'json' ? this.ingest.acceptStructured(report) : this.ingest.acceptText(report);
+    return typeof answer === 'string' ? answer : answer.catch((err) => retryLater(reply, err));
   }
+}
+
+/** A report the durable state could not keep: 503 with Retry-After (the error filter keeps headers). */
+function retryLater(reply: FastifyReply, err: unknown): never {
+  if (err instanceof ReportNotDurable) {
+    void reply.header('retry-after', String(NOT_DURABLE_RETRY_AFTER_SECONDS));
+  }
+  throw err;
 }

@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { ReportsService } from '../reports/reports.service';
+import { StateWriteError } from '../state/state-log';
 import { StateService } from '../state/state.service';
 import { IngestMetrics } from './ingest.metrics';
+import { ReportNotDurable } from './report-not-durable.exception';
 import { ReportLog } from './report-log';
 import type { TextReport } from './wasm-callback.request';
 
@@ -17,18 +19,43 @@ export class IngestService {
     private readonly state: StateService,
   ) {}
 
-  acceptText(report: TextReport): string {
+  acceptText(report: TextReport): string | Promise<string> {
+    if (this.state.enabled) return this.acceptTextDurably(report);
     this.log.textReport(report);
     this.metrics.accepted(report);
+    return ACK;
+  }
+
+  /** With STATE_DIR (#12): written to the state log first, applied and acknowledged once on disk. */
+  private async acceptTextDurably(report: TextReport): Promise<string> {
+    try {
+      await this.state.recordText(this.metrics.applied(report), () => {
+        this.log.textReport(report);
+        this.metrics.accepted(report);
+      });
+    } catch (err) {
+      throw notDurable(err);
+    }
     return ACK;
   }
 
   /** A structured report (application/json): validated, applied once, logged as a summary. */
   async acceptStructured(report: TextReport): Promise<string> {
     const summary = this.reports.accept(report.body, report.receivedAtMs);
-    await this.state.durable(); // durable state (#12): acknowledged only once on disk
+    if (!summary.duplicate) {
+      this.metrics.accepted(report);
+      if (this.state.enabled) this.state.recordAccepted(this.metrics.applied(report));
+    }
+    try {
+      await this.state.durable(); // durable state (#12): acknowledged only once on disk
+    } catch (err) {
+      throw notDurable(err);
+    }
     this.log.structuredReport(report, summary);
-    if (!summary.duplicate) this.metrics.accepted(report);
     return ACK;
   }
+}
+
+function notDurable(err: unknown): unknown {
+  return err instanceof StateWriteError ? new ReportNotDurable(err) : err;
 }

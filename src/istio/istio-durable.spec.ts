@@ -46,7 +46,7 @@ async function open(dir: string, env: Record<string, string> = {}) {
   const clock = { now: () => 1_700_000_000_000 };
   const config = new ConfigService<AppConfig, true>(parseConfig({ STATE_DIR: dir, ...env }));
   const metrics = new MetricsService(config, clock);
-  const state = new StateService(config, quiet, metrics);
+  const state = new StateService(config, quiet, metrics, clock);
   const service = new ReportsService(new ReportsMetrics(metrics), metrics, config, clock, state);
   new IstioReports(service, new IstioMetrics(metrics, config)).onModuleInit();
   const send = async (r: ReportV2) => {

@@ -1,7 +1,7 @@
 import type { RegisteredMetric } from '../metrics/openmetrics';
 import type { Labels, SeriesGuard } from '../metrics/series-guard';
 
-interface Series<L extends string> {
+export interface HistogramSeries<L extends string> {
   labels: Labels<L>;
   /** Non-cumulative counts, one per bound, then +Inf. */
   buckets: number[];
@@ -9,10 +9,57 @@ interface Series<L extends string> {
   count: number;
 }
 
-interface Sample {
+export interface HistogramSample {
   metricName: string;
   labels: Record<string, string | number>;
   value: number;
+}
+
+/** What a histogram's get() hands the registry to render. */
+export interface HistogramObject {
+  name: string;
+  help: string;
+  type: string;
+  aggregator: string;
+  values: HistogramSample[];
+}
+
+export function histogramObject(
+  metric: RegisteredMetric,
+  values: HistogramSample[],
+): HistogramObject {
+  const { name, help, type, aggregator } = metric;
+  return { name, help, type, aggregator, values };
+}
+
+/** Adds non-cumulative `buckets` and their `sum` to `series`. */
+export function addCounts<L extends string>(
+  series: HistogramSeries<L>,
+  buckets: readonly number[],
+  sum: number,
+): void {
+  for (let i = 0; i < buckets.length; i++) {
+    series.buckets[i] += buckets[i];
+    series.count += buckets[i];
+  }
+  series.sum += sum;
+}
+
+/** Appends a series' samples as prom-client renders a histogram: cumulative `_bucket{le}`, `_sum`, `_count`. */
+export function pushSamples<L extends string>(
+  values: HistogramSample[],
+  name: string,
+  bounds: readonly number[],
+  { labels, buckets, sum, count }: HistogramSeries<L>,
+): void {
+  let cumulative = 0;
+  for (let i = 0; i < buckets.length; i++) {
+    cumulative += buckets[i];
+    const le = i < bounds.length ? bounds[i] : '+Inf';
+    values.push({ metricName: `${name}_bucket`, labels: { le, ...labels }, value: cumulative });
+  }
+  values.push({ metricName: `${name}_sum`, labels: { ...labels }, value: sum });
+  values.push({ metricName: `${name}_count`, labels: { ...labels }, value: count });
 }
 
 /**
@@ -25,7 +72,7 @@ interface Sample {
 export class BucketHistogram<L extends string> implements RegisteredMetric {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  private readonly series = new Map<Labels<L>, Series<L>>();
+  private readonly series = new Map<Labels<L>, HistogramSeries<L>>();
   private guard!: SeriesGuard<L>;
 
   constructor(
@@ -63,35 +110,12 @@ export class BucketHistogram<L extends string> implements RegisteredMetric {
       series = { labels, buckets: new Array<number>(buckets.length).fill(0), sum: 0, count: 0 };
       this.series.set(labels, series);
     }
-    for (let i = 0; i < buckets.length; i++) {
-      series.buckets[i] += buckets[i];
-      series.count += buckets[i];
-    }
-    series.sum += sum;
+    addCounts(series, buckets, sum);
   }
 
-  get(): { name: string; help: string; type: string; aggregator: string; values: Sample[] } {
-    const values: Sample[] = [];
-    for (const { labels, buckets, sum, count } of this.series.values()) {
-      let cumulative = 0;
-      for (let i = 0; i < buckets.length; i++) {
-        cumulative += buckets[i];
-        const le = i < this.bounds.length ? this.bounds[i] : '+Inf';
-        values.push({
-          metricName: `${this.name}_bucket`,
-          labels: { le, ...labels },
-          value: cumulative,
-        });
-      }
-      values.push({ metricName: `${this.name}_sum`, labels: { ...labels }, value: sum });
-      values.push({ metricName: `${this.name}_count`, labels: { ...labels }, value: count });
-    }
-    return {
-      name: this.name,
-      help: this.help,
-      type: this.type,
-      aggregator: this.aggregator,
-      values,
-    };
+  get(): HistogramObject {
+    const values: HistogramSample[] = [];
+    for (const series of this.series.values()) pushSamples(values, this.name, this.bounds, series);
+    return histogramObject(this, values);
   }
 }

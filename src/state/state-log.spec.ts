@@ -1,7 +1,22 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { frame, GroupCommitLog, readLog, rewriteLog, StateFileError } from './state-log';
+import {
+  frame,
+  GroupCommitLog,
+  readLog,
+  rewriteLog,
+  StateFileError,
+  StateWriteError,
+} from './state-log';
 
 describe('state log', () => {
   let dir: string;
@@ -84,5 +99,72 @@ describe('state log', () => {
     data.writeUInt32BE(2, 12);
     writeFileSync(path, data);
     expect(() => readLog(path)).toThrow(/has state format version 2; this mesha reads version 1/);
+  });
+
+  describe('when the disk fails', () => {
+    // The state directory removed under the log: opening the file fails with ENOENT, a real error
+    // from the kernel (root is not stopped by permissions); put back, the disk "works again".
+    const open = (events: string[], now = () => 0, retryAfterMs = 0) => {
+      rewriteLog(path, [Buffer.from('start')]);
+      let state = 'S1';
+      const log = new GroupCommitLog(
+        path,
+        statSync(path).size,
+        { bytes: 1 << 30, snapshot: () => [Buffer.from(state)] },
+        {
+          retryAfterMs,
+          now,
+          onFailure: (e) => events.push(`failed ${e.code}`),
+          onRecovered: () => events.push('recovered'),
+        },
+      );
+      return { log, setState: (s: string) => (state = s) };
+    };
+
+    it('rejects the group, applies nothing deferred, and the next group rewrites the file whole', async () => {
+      const events: string[] = [];
+      const { log, setState } = open(events);
+      rmSync(dir, { recursive: true });
+      const applied: string[] = [];
+      const failed = log.append(Buffer.from('t1'), () => applied.push('t1'));
+      await expect(failed).rejects.toBeInstanceOf(StateWriteError);
+      await expect(failed).rejects.toMatchObject({ code: 'ENOENT' });
+      const error = await failed.then(
+        () => new Error('resolved'),
+        (e: Error) => e,
+      );
+      expect(error.message).not.toContain(dir);
+      expect(applied).toEqual([]);
+      expect(log.failed?.code).toBe('ENOENT');
+      await expect(log.sync()).rejects.toMatchObject({ code: 'ENOENT' }); // it tries again
+
+      mkdirSync(dir);
+      setState('S2'); // what memory holds now (structured reports applied meanwhile)
+      await log.append(Buffer.from('t2'), () => applied.push('t2'));
+      expect(applied).toEqual(['t2']);
+      expect(log.failed).toBeUndefined();
+      await log.append(Buffer.from('r3'));
+      await log.close();
+      expect(texts(readLog(path).records)).toEqual(['S2', 't2', 'r3']);
+      expect(events).toEqual(['failed ENOENT', 'failed ENOENT', 'recovered']);
+      expect(log.stats.failures).toBe(2);
+    });
+
+    it('refuses at once within retryAfterMs of a failure, then tries again', async () => {
+      const events: string[] = [];
+      let now = 0;
+      const { log } = open(events, () => now, 1000);
+      rmSync(dir, { recursive: true });
+      await expect(log.append(Buffer.from('a'))).rejects.toMatchObject({ code: 'ENOENT' });
+      mkdirSync(dir);
+      now = 999;
+      await expect(log.append(Buffer.from('b'))).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(events).toEqual(['failed ENOENT']); // not tried: no new failure
+      now = 1000;
+      await log.append(Buffer.from('c'), () => undefined); // applied once durable: after the snapshot
+      await log.close();
+      expect(texts(readLog(path).records)).toEqual(['S1', 'c']);
+      expect(events).toEqual(['failed ENOENT', 'recovered']);
+    });
   });
 });

@@ -122,49 +122,130 @@ export function rewriteLog(path: string, records: Buffer[]): void {
   fsyncDir(dirname(path));
 }
 
+/** Why the state log could not make records durable: the errno code, never a path. */
+export class StateWriteError extends Error {
+  override name = 'StateWriteError';
+  constructor(
+    /** The system error code (ENOSPC, EIO, EROFS...), or 'unknown'. */
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function writeErrorOf(err: unknown): StateWriteError {
+  if (err instanceof StateWriteError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const known = typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : 'unknown';
+  return new StateWriteError(known, `the state log could not be written (${known})`);
+}
+
 interface Waiting {
-  record: Buffer;
+  /** Absent for a sync() marker. */
+  record: Buffer | undefined;
+  /**
+   * Set for a record applied only once durable: called (synchronously, before any later snapshot
+   * is taken) when its group is on disk. Records without it were applied before append(), so every
+   * snapshot already holds them.
+   */
+  onDurable: (() => void) | undefined;
   resolve(): void;
   reject(err: Error): void;
+}
+
+export interface CompactOptions {
+  /** The file is compacted between groups once it is bigger than this. */
+  bytes: number;
+  /** The records to keep: the whole state as it is in memory now. */
+  snapshot: () => Buffer[];
+}
+
+export interface GroupCommitOptions {
+  /**
+   * After a failed write, groups arriving within this many ms are refused at once (the disk is not
+   * hammered by every report); the first one after it tries again.
+   */
+  retryAfterMs?: number;
+  now?: () => number;
+  /** Told of each failed group write, and of the first success after failures. */
+  onFailure?: (error: StateWriteError) => void;
+  onRecovered?: () => void;
 }
 
 /**
  * Appends records with group commit: records that arrive while a write is under way wait for the
  * next one, and one fdatasync makes a whole group durable. append() resolves once its record is.
+ *
+ * A failed write (ENOSPC, EIO...) rejects its group and leaves nothing half-kept: the file is not
+ * appended to again (a partial write or a lost page-cache write may sit at its end) but rewritten
+ * whole, from a snapshot, by the next group; so the log recovers by itself once the disk does.
  */
 export class GroupCommitLog {
   private waiting: Waiting[] = [];
+  /** The group being written (a sync() marker may still join it: it is settled as a whole). */
+  private inFlight: Waiting[] | undefined;
   private writing: Promise<void> | undefined;
+  private file: FileHandle | undefined;
   private sizeBytes: number;
-  private broken: Error | undefined;
+  /** Set by a failed write: the next group rewrites the file instead of appending. */
+  private failure: { error: StateWriteError; atMs: number } | undefined;
+  private readonly retryAfterMs: number;
+  private readonly now: () => number;
+  private readonly onFailure: (error: StateWriteError) => void;
+  private readonly onRecovered: () => void;
 
-  private constructor(
+  constructor(
     private readonly path: string,
-    private file: FileHandle,
+    /** Its size now (it was just written whole by rewriteLog). */
     size: number,
-    /** Called between groups when the file has grown past `compactBytes`; returns the records to keep. */
-    private readonly compact: { bytes: number; snapshot: () => Buffer[] },
+    private readonly compact: CompactOptions,
+    options: GroupCommitOptions = {},
   ) {
     this.sizeBytes = size;
+    this.retryAfterMs = options.retryAfterMs ?? 1000;
+    this.now = options.now ?? Date.now;
+    this.onFailure = options.onFailure ?? (() => undefined);
+    this.onRecovered = options.onRecovered ?? (() => undefined);
   }
 
   static async open(
     path: string,
-    compact: { bytes: number; snapshot: () => Buffer[] },
+    compact: CompactOptions,
+    options?: GroupCommitOptions,
   ): Promise<GroupCommitLog> {
     const file = await open(path, 'a');
     const { size } = await file.stat();
-    return new GroupCommitLog(path, file, size, compact);
+    await file.close();
+    return new GroupCommitLog(path, size, compact, options);
   }
 
-  /** Groups committed, records in them, and the file's size now. */
-  readonly stats = { groups: 0, records: 0, bytes: 0 };
+  /** Groups committed, records in them, the file's size now, and failed group writes. */
+  readonly stats = { groups: 0, records: 0, bytes: 0, failures: 0 };
 
-  append(record: Buffer): Promise<void> {
-    if (this.broken) return Promise.reject(this.broken);
+  /** The last write failure, while the log has not recovered from it. */
+  get failed(): StateWriteError | undefined {
+    return this.failure?.error;
+  }
+
+  append(record: Buffer, onDurable?: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ record, resolve, reject });
+      this.waiting.push({ record, onDurable, resolve, reject });
       this.schedule();
+    });
+  }
+
+  /**
+   * Resolves once everything appended so far is durable; after a failure, it makes the log try
+   * again (a rewrite) even if nothing new was appended.
+   */
+  sync(): Promise<void> {
+    // The marker joins the group of the newest record (queued, or being written): no extra commit.
+    const group = this.waiting.length > 0 ? this.waiting : this.inFlight;
+    if (!group && !this.failure) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      (group ?? this.waiting).push({ record: undefined, onDurable: undefined, resolve, reject });
+      if (!group) this.schedule();
     });
   }
 
@@ -177,41 +258,71 @@ export class GroupCommitLog {
     });
   }
 
-  /** Waits for every record appended so far to be durable, then closes the file. */
+  /** Waits for every record appended so far to be written (or to fail), then closes the file. */
   async close(): Promise<void> {
     while (this.writing) await this.writing;
-    await this.file.close();
+    await this.file?.close();
+    this.file = undefined;
   }
 
   private async writeGroups(): Promise<void> {
     while (this.waiting.length > 0) {
       const group = this.waiting;
       this.waiting = [];
-      try {
-        if (this.sizeBytes > this.compact.bytes) {
-          // The snapshot already holds the group's records (they were applied before append()).
-          await this.rewrite(this.compact.snapshot());
-        } else {
-          const data = Buffer.concat(group.map((w) => frame(w.record)));
-          await this.file.write(data);
-          await this.file.datasync();
-          this.sizeBytes += data.length;
-        }
-        this.stats.bytes = this.sizeBytes;
-        this.stats.groups++;
-        this.stats.records += group.length;
-        for (const w of group) w.resolve();
-      } catch (err) {
-        this.broken = new Error(`state log ${this.path}: ${(err as Error).message}`);
-        for (const w of [...group, ...this.waiting]) w.reject(this.broken);
-        this.waiting = [];
-        return;
+      const failure = this.failure;
+      if (failure && this.now() - failure.atMs < this.retryAfterMs) {
+        for (const w of group) w.reject(failure.error);
+        continue;
       }
+      try {
+        this.inFlight = group;
+        await this.writeGroup(group);
+      } catch (err) {
+        this.inFlight = undefined;
+        const error = writeErrorOf(err);
+        this.failure = { error, atMs: this.now() };
+        this.stats.failures++;
+        this.onFailure(error);
+        for (const w of group) w.reject(error);
+        continue;
+      }
+      this.inFlight = undefined;
+      if (failure) this.onRecovered();
+      this.failure = undefined;
+      this.stats.bytes = this.sizeBytes;
+      this.stats.groups++;
+      for (const w of group) {
+        if (w.record) this.stats.records++;
+        try {
+          w.onDurable?.();
+        } catch (err) {
+          w.reject(err as Error); // its own failure; the rest of the group is still durable
+        }
+      }
+      for (const w of group) w.resolve(); // no effect on one rejected just above
     }
   }
 
+  private async writeGroup(group: Waiting[]): Promise<void> {
+    const records = group.flatMap((w) => (w.record ? [w] : []));
+    if (this.failure || this.sizeBytes > this.compact.bytes) {
+      // The snapshot holds what was applied before append(); records applied once durable follow it.
+      const pending = records.flatMap((w) => (w.onDurable && w.record ? [w.record] : []));
+      await this.rewrite([...this.compact.snapshot(), ...pending]);
+      return;
+    }
+    if (records.length === 0) return;
+    const data = Buffer.concat(records.map((w) => frame(w.record as Buffer)));
+    this.file ??= await open(this.path, 'a');
+    await this.file.write(data);
+    await this.file.datasync();
+    this.sizeBytes += data.length;
+  }
+
   private async rewrite(records: Buffer[]): Promise<void> {
-    await this.file.close();
+    const previous = this.file;
+    this.file = undefined;
+    await previous?.close().catch(() => undefined); // a handle a failed write left behind
     rewriteLog(this.path, records);
     this.file = await open(this.path, 'a');
     this.sizeBytes = (await this.file.stat()).size;

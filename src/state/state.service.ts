@@ -1,51 +1,70 @@
-import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { Counter, Gauge } from 'prom-client';
+import { CLOCK, type Clock } from '../common/clock';
 import type { AppConfig } from '../config/config.schema';
+import { BODY_BYTES_BUCKETS } from '../ingest/body-bytes-buckets';
 import { MetricsService } from '../metrics/metrics.service';
 import type { ReportV1 } from '../reports/report.types';
 import type { DurableTotals, StructuredReport, Totals } from '../reports/report-version';
-import { GroupCommitLog, readLog, rewriteLog, StateFileError } from './state-log';
+import {
+  GroupCommitLog,
+  readLog,
+  rewriteLog,
+  StateFileError,
+  type StateWriteError,
+} from './state-log';
+import { TextTotals, type TextApplied, type TextRestore, type TextSnapshot } from './text-totals';
 import { TrafficState, type RestoreTarget } from './traffic-state';
 
 export const STATE_FILE = 'mesha-state.log';
 
+/** A write failure is logged at most once per this many ms (the rest are counted in the next line). */
+const FAILURE_LOG_EVERY_MS = 10_000;
+
 type Entry =
-  | { kind: 'snapshot'; state: ReturnType<TrafficState['toJSON']> }
+  | { kind: 'snapshot'; state: ReturnType<TrafficState['toJSON']>; text?: TextSnapshot }
+  | { kind: 'text'; report: TextApplied }
+  | { kind: 'rejected'; reason: string }
   | { kind: 'report'; atMs: number; report: Pick<ReportV1, 'reporter' | 'source' | 'counts'> }
   | { kind: 'version'; v: number; atMs: number; report: StructuredReport; totals: Totals };
 
 /**
- * Durable state under STATE_DIR (off when unset: everything stays in memory). Structured reports
- * that were applied are appended to an append-only log with group commit; durable() resolves once
- * they are on disk, and only then are they acknowledged. At start-up the log is read (a foreign,
- * newer or damaged file stops mesha with a message saying so), handed back to the reports feature,
- * and compacted into one snapshot record; it is compacted again whenever it grows past
- * STATE_COMPACT_BYTES.
+ * Durable state under STATE_DIR (off when unset: everything stays in memory). What reports applied
+ * is appended to an append-only log with group commit: structured reports are applied, then
+ * recorded, and acknowledged once durable(); seed-style text reports are recorded first and applied
+ * only once on disk (recordText), so a write that fails leaves them unapplied. At start-up the log
+ * is read (a foreign, newer or damaged file stops mesha with a message saying so), handed back to
+ * the features, and compacted into one snapshot record; it is compacted again whenever it grows past
+ * STATE_COMPACT_BYTES. A failed write makes the reports waiting for it fail (503) and the next group
+ * rewrite the file whole: the log recovers by itself once the disk does.
  */
 @Injectable()
 export class StateService implements OnApplicationShutdown {
   private readonly traffic: TrafficState;
+  private readonly text: TextTotals;
   private readonly path: string | undefined;
-  private log: GroupCommitLog | undefined;
-  private opening: Promise<GroupCommitLog> | undefined;
-  private readonly compactBytes: number;
-  private lastWrite: Promise<void> = Promise.resolve();
+  private readonly log: GroupCommitLog | undefined;
+  /** True with STATE_DIR: callers check it before building anything to record. */
+  readonly enabled: boolean;
+  private readonly failuresByCode = new Map<string, number>();
+  private failureLog = { lastMs: -Infinity, suppressed: 0 };
 
   constructor(
     config: ConfigService<AppConfig, true>,
     @InjectPinoLogger('State') private readonly logger: PinoLogger,
-    metrics: MetricsService,
+    private readonly metrics: MetricsService,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {
-    this.traffic = new TrafficState(
-      config.get('MAX_SERIES', { infer: true }),
-      config.get('MAX_REPORTERS', { infer: true }),
-    );
-    this.compactBytes = config.get('STATE_COMPACT_BYTES', { infer: true });
+    const maxSeries = config.get('MAX_SERIES', { infer: true });
+    const ttlMs = config.get('SERIES_TTL_SECONDS', { infer: true }) * 1000;
+    this.traffic = new TrafficState(maxSeries, config.get('MAX_REPORTERS', { infer: true }), ttlMs);
+    this.text = new TextTotals(maxSeries, ttlMs, BODY_BYTES_BUCKETS);
     const dir = config.get('STATE_DIR', { infer: true });
+    this.enabled = dir !== undefined;
     if (dir === undefined) return;
     mkdirSync(dir, { recursive: true });
     this.path = join(dir, STATE_FILE);
@@ -63,7 +82,25 @@ export class StateService implements OnApplicationShutdown {
         );
       }
     }
-    rewriteLog(this.path, [this.snapshotRecord()]);
+    // The TTL applies across the restart (the time mesha was down counts as idle); what is left
+    // starts a fresh TTL, as its series in the metrics do.
+    const now = clock.now();
+    this.traffic.expire(now, true);
+    this.text.expire(now, true);
+    const snapshot = this.snapshotRecord();
+    rewriteLog(this.path, [snapshot]);
+    this.log = new GroupCommitLog(
+      this.path,
+      snapshot.length + 24,
+      {
+        bytes: config.get('STATE_COMPACT_BYTES', { infer: true }),
+        snapshot: () => [this.compactedRecord()],
+      },
+      {
+        onFailure: (error) => this.failed(error),
+        onRecovered: () => this.logger.info('state: the state log is written again'),
+      },
+    );
     this.registerMetrics(metrics);
     logger.info(
       { path: this.path, records, series: this.traffic.seriesCount, ms: Date.now() - started },
@@ -76,20 +113,24 @@ export class StateService implements OnApplicationShutdown {
     this.traffic.restoreInto(target);
   }
 
+  /** The seed-style reports' totals kept before the restart (once, at start-up); none without STATE_DIR. */
+  restoreText(): TextRestore | undefined {
+    return this.enabled ? this.text.restore() : undefined;
+  }
+
   /**
    * Keeps an applied report: it is in memory at once and on disk with the next group commit; see
    * durable(). Without STATE_DIR it does nothing.
    */
   record(report: ReportV1, atMs: number): void {
-    const path = this.path;
-    if (path === undefined) return;
+    if (!this.log) return;
     this.traffic.apply(report, atMs);
     const entry: Entry = {
       kind: 'report',
       atMs,
       report: { reporter: report.reporter, source: report.source, counts: report.counts },
     };
-    this.append(path, entry);
+    void this.append(entry).catch(() => undefined); // durable() reports the failure
   }
 
   /**
@@ -102,12 +143,40 @@ export class StateService implements OnApplicationShutdown {
     durable: DurableTotals<R> | undefined,
     atMs: number,
   ): void {
-    const path = this.path;
-    if (path === undefined) return;
+    if (!this.log) return;
     const identity = { reporter: report.reporter, source: report.source };
     const totals = durable?.totalsOf(report) ?? [];
     this.traffic.applyVersion(version, identity, totals, atMs);
-    this.append(path, { kind: 'version', v: version, atMs, report: identity, totals });
+    void this.append({ kind: 'version', v: version, atMs, report: identity, totals }).catch(
+      () => undefined,
+    );
+  }
+
+  /**
+   * A seed-style text report: written to the log first; `apply` (its metrics) runs once it is on
+   * disk, just before the returned promise resolves. If the write fails, the promise rejects with a
+   * StateWriteError and nothing was applied. Only with STATE_DIR (see `enabled`).
+   */
+  recordText(report: TextApplied, apply: () => void): Promise<void> {
+    if (!this.log) throw new Error('recordText() without STATE_DIR');
+    return this.append({ kind: 'text', report }, () => {
+      this.text.apply(report);
+      apply();
+    });
+  }
+
+  /** The ingest counters of a structured report already applied (made durable with it). */
+  recordAccepted(report: TextApplied): void {
+    if (!this.log) return;
+    this.text.apply(report);
+    void this.append({ kind: 'text', report }).catch(() => undefined);
+  }
+
+  /** A refused report (mesha_rejected_reports_total): kept with the next commit, not waited for. */
+  recordRejected(reason: string): void {
+    if (!this.log) return;
+    this.text.rejectedReport(reason);
+    void this.append({ kind: 'rejected', reason }).catch(() => undefined);
   }
 
   /** Hands a version's totals kept before the restart to it (when it registers). */
@@ -117,36 +186,42 @@ export class StateService implements OnApplicationShutdown {
     if (totals.length > 0) durable.restore(totals);
   }
 
-  private append(path: string, entry: Entry): void {
+  private append(entry: Entry, onDurable?: () => void): Promise<void> {
     const payload = Buffer.from(JSON.stringify(entry), 'utf8');
-    this.lastWrite = this.openLog(path).then((log) => log.append(payload));
+    return (this.log as GroupCommitLog).append(payload, onDurable);
   }
 
   /**
-   * Resolves once every report recorded so far is on disk (rejects if the disk failed it): callers
-   * acknowledge a report only after this.
+   * Resolves once every report recorded so far is on disk; rejects with a StateWriteError if the
+   * disk failed it (after a failure, it makes the log try again): callers acknowledge a report only
+   * after this.
    */
   durable(): Promise<void> {
-    return this.lastWrite;
+    return this.log ? this.log.sync() : Promise.resolve();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    const log = this.log ?? (await this.opening);
-    await log?.close();
+    await this.log?.close();
   }
 
-  private openLog(path: string): Promise<GroupCommitLog> {
-    if (this.log) return Promise.resolve(this.log);
-    this.opening ??= GroupCommitLog.open(path, {
-      bytes: this.compactBytes,
-      snapshot: () => [this.snapshotRecord()],
-    }).then((log) => (this.log = log));
-    return this.opening;
+  /** Counted per errno code, and logged at most once per FAILURE_LOG_EVERY_MS. */
+  private failed(error: StateWriteError): void {
+    this.failuresByCode.set(error.code, (this.failuresByCode.get(error.code) ?? 0) + 1);
+    const now = Date.now();
+    if (now - this.failureLog.lastMs < FAILURE_LOG_EVERY_MS) {
+      this.failureLog.suppressed++;
+      return;
+    }
+    this.logger.error(
+      { code: error.code, suppressed: this.failureLog.suppressed },
+      'state: the state log could not be written; reports are refused (503) until it can',
+    );
+    this.failureLog = { lastMs: now, suppressed: 0 };
   }
 
   /** mesha_state_*: how well group commit groups (records per commit) and how big the log is. */
   private registerMetrics(metrics: MetricsService): void {
-    const stats = () => this.log?.stats ?? { groups: 0, records: 0, bytes: 0 };
+    const log = this.log as GroupCommitLog;
     const registers = [metrics.registry];
     new Counter({
       name: 'mesha_state_commits_total',
@@ -154,16 +229,16 @@ export class StateService implements OnApplicationShutdown {
       registers,
       collect() {
         this.reset();
-        this.inc(stats().groups);
+        this.inc(log.stats.groups);
       },
     });
     new Counter({
       name: 'mesha_state_records_committed_total',
-      help: 'Applied structured reports made durable in the state log',
+      help: 'Records (applied reports) made durable in the state log',
       registers,
       collect() {
         this.reset();
-        this.inc(stats().records);
+        this.inc(log.stats.records);
       },
     });
     new Gauge({
@@ -171,13 +246,45 @@ export class StateService implements OnApplicationShutdown {
       help: 'Size of the state log since it was last compacted',
       registers,
       collect() {
-        this.set(stats().bytes);
+        this.set(log.stats.bytes);
+      },
+    });
+    const failures = this.failuresByCode;
+    new Counter({
+      name: 'mesha_state_write_failures_total',
+      help: 'Group writes of the state log that failed, by system error code (their reports got 503)',
+      labelNames: ['code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [code, n] of failures) this.inc({ code }, n);
+      },
+    });
+    new Gauge({
+      name: 'mesha_state_write_failing',
+      help: '1 while the state log cannot be written (reports are refused with 503), else 0',
+      registers,
+      collect() {
+        this.set(log.failed ? 1 : 0);
       },
     });
   }
 
+  /** The whole state for a compaction: the metrics' TTL sweep first, so both forget the same sets. */
+  private compactedRecord(): Buffer {
+    this.metrics.sweep();
+    const now = this.clock.now();
+    this.traffic.expire(now);
+    this.text.expire(now);
+    return this.snapshotRecord();
+  }
+
   private snapshotRecord(): Buffer {
-    const entry: Entry = { kind: 'snapshot', state: this.traffic.toJSON() };
+    const entry: Entry = {
+      kind: 'snapshot',
+      state: this.traffic.toJSON(),
+      text: this.text.toJSON(),
+    };
     return Buffer.from(JSON.stringify(entry), 'utf8');
   }
 
@@ -188,10 +295,14 @@ export class StateService implements OnApplicationShutdown {
     } catch {
       throw new StateFileError(`${this.path} holds a record that is not JSON`);
     }
-    if (entry.kind === 'snapshot') this.traffic.load(entry.state);
-    else if (entry.kind === 'report') this.traffic.apply(entry.report as ReportV1, entry.atMs);
+    if (entry.kind === 'snapshot') {
+      this.traffic.load(entry.state);
+      if (entry.text) this.text.load(entry.text);
+    } else if (entry.kind === 'report') this.traffic.apply(entry.report as ReportV1, entry.atMs);
     else if (entry.kind === 'version')
       this.traffic.applyVersion(entry.v, entry.report, entry.totals, entry.atMs);
+    else if (entry.kind === 'text') this.text.apply(entry.report);
+    else if (entry.kind === 'rejected') this.text.rejectedReport(entry.reason);
     else throw new StateFileError(`${this.path} holds a record of unknown kind`);
   }
 }

@@ -123,4 +123,43 @@ describe('TrafficState', () => {
     state.load({ series: [], reporters: [] });
     expect(state.versionTotals(2)).toEqual([]);
   });
+
+  it('with a TTL, forgets idle label sets (v1 and other versions) on update, expire() and through JSON', () => {
+    const identity = (seq: number) => ({
+      reporter: { id: 'eeeeeeeeeeeeeeee', seq },
+      source: { workload: 'w', namespace: 'n', pod: 'p' },
+    });
+    const state = new TrafficState(10, 10, 1_000);
+    state.apply(report('aaaaaaaaaaaaaaaa', 1, 'old'), 0);
+    state.apply(report('aaaaaaaaaaaaaaaa', 2, 'again'), 0);
+    state.applyVersion(
+      2,
+      identity(1),
+      [
+        ['k-old', [1]],
+        ['k-again', [1]],
+      ],
+      0,
+    );
+    state.apply(report('aaaaaaaaaaaaaaaa', 3, 'again'), 1_000); // idle for the TTL: from zero
+    state.applyVersion(2, identity(2), [['k-again', [5]]], 1_000);
+    expect(state.versionTotals(2)).toEqual([
+      ['k-old', [1]],
+      ['k-again', [5]],
+    ]);
+
+    const copy = new TrafficState(10, 10, 1_000);
+    copy.load(JSON.parse(JSON.stringify(state)) as Parameters<TrafficState['load']>[0]);
+    copy.expire(1_500, true); // "old" was last updated at 0: gone; "again" is kept, refreshed
+    expect(copy.versionTotals(2)).toEqual([['k-again', [5]]]);
+    expect(copy.seriesCount).toBe(1);
+    const { applied, target } = recorder();
+    copy.restoreInto(target);
+    expect(applied[0].counts.map((c) => [c.route, c.n])).toEqual([['again', 3]]);
+    copy.expire(2_400); // refreshed at 1,500: still within the TTL
+    expect(copy.seriesCount).toBe(1);
+    copy.expire(2_500);
+    expect(copy.seriesCount).toBe(0);
+    expect(copy.versionTotals(2)).toEqual([]);
+  });
 });

@@ -16,6 +16,8 @@ interface SeriesTotals {
   sumMs: number;
   bytesIn: number;
   bytesOut: number;
+  /** When a report last added to it (for the TTL; absent in files written before it was kept). */
+  lastMs?: number;
 }
 
 interface ReporterWindow {
@@ -49,6 +51,8 @@ interface TrafficSnapshot {
   }>;
   /** Report versions besides 1 (absent in files written before they were kept). */
   versions?: Record<string, Totals>;
+  /** When each of those keys was last added to (for the TTL; absent in older files). */
+  versionTimes?: Record<string, Array<[key: string, lastMs: number]>>;
 }
 
 /**
@@ -62,10 +66,14 @@ export class TrafficState {
   private readonly reporters = new Map<string, ReporterWindow>();
   /** Other report versions' totals: version -> opaque key -> values added element-wise. */
   private readonly versions = new Map<number, Map<string, number[]>>();
+  /** version -> key -> when a report last added to it (for the TTL). */
+  private readonly versionTimes = new Map<number, Map<string, number>>();
 
   constructor(
     private readonly maxSeries: number,
     private readonly maxReporters: number,
+    /** SERIES_TTL_SECONDS in ms (0 = never): a label set idle this long is forgotten, as its series is. */
+    private readonly ttlMs = 0,
   ) {}
 
   /** A report that was applied (first time its (id, seq) was seen). */
@@ -80,11 +88,15 @@ export class TrafficState {
         count.route,
       ]);
       let totals = this.series.get(key);
+      if (totals && this.expired(totals, receivedAtMs)) {
+        this.series.delete(key); // the metric's series expired too: it starts again from zero
+        totals = undefined;
+      }
       if (!totals) {
         const full = this.series.size >= this.maxSeries;
         const overflowKey = JSON.stringify([OVERFLOW, OVERFLOW, OVERFLOW, OVERFLOW, OVERFLOW]);
         totals = full ? this.series.get(overflowKey) : undefined;
-        if (!totals) {
+        if (!totals || this.expired(totals, receivedAtMs)) {
           totals = {
             workload: full ? OVERFLOW : report.source.workload,
             namespace: full ? OVERFLOW : report.source.namespace,
@@ -100,6 +112,7 @@ export class TrafficState {
           this.series.set(full ? overflowKey : key, totals);
         }
       }
+      totals.lastMs = Math.max(totals.lastMs ?? 0, receivedAtMs);
       totals.n += count.n;
       for (let i = 0; i < count.duration_buckets.length; i++)
         totals.buckets[i] += count.duration_buckets[i];
@@ -122,14 +135,47 @@ export class TrafficState {
     this.markSeen(identity.reporter.id, identity.reporter.seq, receivedAtMs, identity.source);
     let totals = this.versions.get(version);
     if (!totals) this.versions.set(version, (totals = new Map()));
+    let times = this.versionTimes.get(version);
+    if (!times) this.versionTimes.set(version, (times = new Map()));
     for (const [key, values] of add) {
       let kept = totals.get(key);
+      if (kept && this.stale(times.get(key), receivedAtMs)) kept = undefined; // expired: from zero
       if (!kept) {
-        if (totals.size >= this.maxSeries) continue;
+        if (!totals.has(key) && totals.size >= this.maxSeries) continue;
         totals.set(key, (kept = []));
       }
+      times.set(key, Math.max(times.get(key) ?? 0, receivedAtMs));
       for (let i = 0; i < values.length; i++) kept[i] = (kept[i] ?? 0) + values[i];
     }
+  }
+
+  /**
+   * Forgets the label sets idle for the TTL at `nowMs` (a restart: the time it was down counts as
+   * idle, as it would in a live process); with `refresh`, the ones left count as updated now (their
+   * restored series start a fresh TTL).
+   */
+  expire(nowMs: number, refresh = false): void {
+    for (const [key, totals] of this.series) {
+      if (this.expired(totals, nowMs)) this.series.delete(key);
+      else if (refresh) totals.lastMs = Math.max(totals.lastMs ?? 0, nowMs);
+    }
+    for (const [version, times] of this.versionTimes) {
+      const totals = this.versions.get(version);
+      for (const [key, lastMs] of times) {
+        if (this.stale(lastMs, nowMs)) {
+          times.delete(key);
+          totals?.delete(key);
+        } else if (refresh) times.set(key, Math.max(lastMs, nowMs));
+      }
+    }
+  }
+
+  private expired(totals: SeriesTotals, nowMs: number): boolean {
+    return this.stale(totals.lastMs, nowMs);
+  }
+
+  private stale(lastMs: number | undefined, nowMs: number): boolean {
+    return this.ttlMs > 0 && lastMs !== undefined && lastMs <= nowMs - this.ttlMs;
   }
 
   /** A version's totals, for its restore. */
@@ -190,6 +236,9 @@ export class TrafficState {
       versions: Object.fromEntries(
         [...this.versions.keys()].map((v) => [String(v), this.versionTotals(v)]),
       ),
+      versionTimes: Object.fromEntries(
+        [...this.versionTimes].map(([v, times]) => [String(v), [...times]]),
+      ),
     };
   }
 
@@ -212,6 +261,9 @@ export class TrafficState {
     }
     for (const [v, totals] of Object.entries(snapshot.versions ?? {})) {
       this.versions.set(Number(v), new Map(totals.map(([key, values]) => [key, [...values]])));
+    }
+    for (const [v, times] of Object.entries(snapshot.versionTimes ?? {})) {
+      this.versionTimes.set(Number(v), new Map(times));
     }
   }
 
