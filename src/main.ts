@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   PinoLogger.root.info({ host: config.HOST, port: config.PORT }, 'mesha listening');
+  PinoLogger.root.flush(); // the start-up lines (limits, warnings) at once, not with the first reports
 }
 
 main().catch((err: unknown) => {

@@ -78,6 +78,11 @@ export class ReportLog {
     );
   }
 
+  /** Writes out the lines buffered so far (see log-destination.ts). */
+  flush(): void {
+    this.logger.logger.flush();
+  }
+
   private line(report: TextReport): ReportLine {
     return {
       context: 'ReportLog',

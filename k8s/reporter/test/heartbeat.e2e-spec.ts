@@ -73,11 +73,12 @@ describe('reporter, heartbeat mode (the seed)', () => {
         });
         return after === before + 1;
       });
-      expect(
+      // Log lines reach stdout in batches (at least every 200 ms).
+      await waitFor('the report log line', () =>
         mesha
           .jsonLogs()
           .some((l) => l.event === 'report' && l.body === SEED_BODY && l.melonMsg === SEED_MESSAGE),
-      ).toBe(true);
+      );
       expect(host.metrics(0).get('mesha_reporter_reports_sent')).toBe(1);
     },
   );
