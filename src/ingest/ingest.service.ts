@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ReportsService } from '../reports/reports.service';
+import { ReportsService, type ReportSummary } from '../reports/reports.service';
 import { StateWriteError } from '../state/state-log';
 import { StateService } from '../state/state.service';
 import { IngestMetrics } from './ingest.metrics';
@@ -40,13 +40,24 @@ export class IngestService {
     return ACK;
   }
 
-  /** A structured report (application/json): validated, applied once, logged as a summary. */
-  async acceptStructured(report: TextReport): Promise<string> {
+  /**
+   * A structured report (application/json): validated, applied once, logged as a summary; answered
+   * at once without durable state, once on disk with it.
+   */
+  acceptStructured(report: TextReport): string | Promise<string> {
     const summary = this.reports.accept(report.body, report.receivedAtMs);
     if (!summary.duplicate) {
       this.metrics.accepted(report);
       if (this.state.enabled) this.state.recordAccepted(this.metrics.applied(report));
     }
+    if (!this.state.enabled) {
+      this.log.structuredReport(report, summary);
+      return ACK;
+    }
+    return this.acknowledgeDurably(report, summary);
+  }
+
+  private async acknowledgeDurably(report: TextReport, summary: ReportSummary): Promise<string> {
     try {
       await this.state.durable(); // durable state (#12): acknowledged only once on disk
     } catch (err) {
@@ -55,7 +66,7 @@ export class IngestService {
     this.log.structuredReport(report, summary);
     // With durable state a report's log line reaches stdout before its 200, as its numbers reach
     // the disk (the log is buffered otherwise; see log-destination.ts).
-    if (this.state.enabled) this.log.flush();
+    this.log.flush();
     return ACK;
   }
 }
