@@ -60,7 +60,7 @@ export class ServerLimits {
     });
     new Gauge({
       name: 'mesha_body_bytes_in_flight',
-      help: 'Request body bytes received and not yet answered, over all connections',
+      help: 'Request body bytes held (declared lengths reserved, chunked bodies as received) and not yet answered, over all connections',
       registers: [registry],
       collect() {
         this.set(bodyBytesNow());
