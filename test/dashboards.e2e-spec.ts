@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { DASHBOARDS, type DashboardDef } from '../k8s/monitoring/dashboards/definitions';
 import { parse } from 'yaml';
 import { startSidecarCli } from '../wasm-host/test/support/sidecar-cli';
@@ -75,10 +76,13 @@ describe('dashboards: every panel query against Prometheus scraping mesha fed by
   let prometheus: PrometheusServer;
   let traffic: NodeJS.Timeout | undefined;
   let exported: Set<string>;
+  let stateDir: string | undefined;
 
   beforeAll(async () => {
-    // A small MAX_SERIES so that the overflow panel has something to show (the text reports below exceed it).
-    mesha = await startMesha({ MAX_SERIES: '30' });
+    // A small MAX_SERIES so that the overflow panel has something to show (the text reports below exceed it);
+    // a STATE_DIR so that the durable state's metrics (and the alert on them) exist.
+    stateDir = mkdtempSync(join(tmpdir(), 'mesha-dashboards-state-'));
+    mesha = await startMesha({ MAX_SERIES: '30', STATE_DIR: stateDir });
     upstream = createServer((req, res) => {
       req.resume();
       const path = (req.url ?? '/').split('?')[0];
@@ -159,6 +163,7 @@ describe('dashboards: every panel query against Prometheus scraping mesha fed by
     await mesha?.stop();
     await new Promise<void>((ok) => (upstream ? upstream.close(() => ok()) : ok()));
     await stopAllProcesses();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   });
 
   it('EXPECTED_EMPTY names only metrics this mesha does not export (remove an entry once it does)', () => {
