@@ -20,6 +20,7 @@ import {
 } from './openmetrics';
 import { RenderCoalescer } from './render-coalescer';
 import { SeriesGuard, type Labels, type SeriesLimits } from './series-guard';
+import { UpdateTime } from './update-time';
 
 const DUPLICATE_TOTAL_GAUGES = [
   'nodejs_active_handles_total',
@@ -75,11 +76,10 @@ export class MetricsService implements OnModuleDestroy {
   private readonly renderBytes: Gauge;
   private readonly coalescers: Record<'text' | 'openMetrics', RenderCoalescer<RenderedBody>>;
   private readonly sweepTimer: NodeJS.Timeout | undefined;
+  private readonly updateTime: UpdateTime;
 
-  constructor(
-    config: ConfigService<AppConfig, true>,
-    @Inject(CLOCK) private readonly clock: Clock,
-  ) {
+  constructor(config: ConfigService<AppConfig, true>, @Inject(CLOCK) clock: Clock) {
+    this.updateTime = new UpdateTime(clock);
     this.limits = {
       maxSeries: config.get('MAX_SERIES', { infer: true }),
       ttlMs: config.get('SERIES_TTL_SECONDS', { infer: true }) * 1000,
@@ -231,6 +231,14 @@ export class MetricsService implements OnModuleDestroy {
   }
 
   /**
+   * Runs `apply` (a report's updates) with every series it updates stamped `nowMs`, the time the
+   * report was received, instead of the clock's time at each update.
+   */
+  at<T>(nowMs: number, apply: () => T): T {
+    return this.updateTime.during(nowMs, apply);
+  }
+
+  /**
    * A guard for a custom collector; `onExpired` must delete the series it is given. Its series
    * count against MAX_SERIES and the shared memory budget like those of the metrics above.
    */
@@ -244,7 +252,7 @@ export class MetricsService implements OnModuleDestroy {
       metric,
       labelNames,
       this.limits,
-      this.clock,
+      this.updateTime,
       (name) => this.seriesDropped.inc({ metric: name }),
       onExpired,
       {

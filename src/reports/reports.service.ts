@@ -36,7 +36,7 @@ export class ReportsService {
 
   constructor(
     private readonly metrics: ReportsMetrics,
-    registry: MetricsService,
+    private readonly registry: MetricsService,
     config: ConfigService<AppConfig, true>,
     @Inject(CLOCK) private readonly clock: Clock,
     @Optional() private readonly state?: StateService,
@@ -89,9 +89,11 @@ export class ReportsService {
 
     const first = this.dedupe.firstTime(report.reporter.id, report.reporter.seq, receivedAtMs);
     this.live.seen(report, receivedAtMs, !first);
-    this.metrics.seen(report, receivedAtMs);
-    if (first) this.metrics.applied(report);
-    else this.metrics.duplicate();
+    this.registry.at(receivedAtMs, () => {
+      this.metrics.seen(report, receivedAtMs);
+      if (first) this.metrics.applied(report);
+    });
+    if (!first) this.metrics.duplicate();
     if (first) this.state?.record(report, receivedAtMs); // durable state (#12): see IngestService
     return {
       reporterId: report.reporter.id,
@@ -139,9 +141,11 @@ export class ReportsService {
     this.refuseSeqGap(report.reporter);
     const first = this.dedupe.firstTime(report.reporter.id, report.reporter.seq, receivedAtMs);
     this.live.seen(report, receivedAtMs, !first);
-    this.metrics.seen(report, receivedAtMs);
-    if (first) handler.apply(report);
-    else this.metrics.duplicate();
+    this.registry.at(receivedAtMs, () => {
+      this.metrics.seen(report, receivedAtMs);
+      if (first) handler.apply(report);
+    });
+    if (!first) this.metrics.duplicate();
     if (first) this.state?.recordVersion(handler.version, report, handler.durable, receivedAtMs);
     return {
       reporterId: report.reporter.id,
