@@ -8,8 +8,8 @@ export const LOG_FLUSH_INTERVAL_MS = 200;
 let stdout: DestinationStream | undefined;
 
 /**
- * stdout for pino, buffered: one write(2) per 4 KiB of lines instead of one per line (a write per
- * accepted report was the largest cost of the seed's path after the HTTP stack itself). Writes stay
+ * stdout for pino, buffered: one write(2) per 4 KiB of lines instead of one per line (pino's default
+ * destination makes a system call for every accepted report). Writes stay
  * synchronous, so the buffer never holds more than 4 KiB and one line; what it holds is written on
  * exit, whatever the exit. Only a SIGKILL loses lines: at most the last 200 ms or 4 KiB of them
  * (with STATE_DIR, reports flush their lines before they are acknowledged: see IngestService).
