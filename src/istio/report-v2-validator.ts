@@ -1,22 +1,11 @@
-import Ajv2020, { type ErrorObject } from 'ajv/dist/2020';
+import Ajv2020 from 'ajv/dist/2020';
+import { describeSchemaError } from '../reports/schema-error';
 import schema from '../reports/report-v2.schema.json';
 import type { ReportV2 } from './report-v2.types';
 
 const validate = new Ajv2020({ allErrors: false, strict: true }).compile<ReportV2>(schema);
 
 export type ReportV2Check = { ok: true; report: ReportV2 } | { ok: false; problem: string };
-
-function describe(error: ErrorObject): string {
-  const where = error.instancePath || '(root)';
-  const params = error.params as Record<string, unknown>;
-  const detail =
-    typeof params.additionalProperty === 'string'
-      ? ` '${params.additionalProperty}'`
-      : Array.isArray(params.allowedValues)
-        ? `: ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
-        : '';
-  return `${where}: ${error.message ?? 'is invalid'}${detail}`;
-}
 
 /** Entries of both kinds per report (the schema bounds each array alone). */
 const MAX_ENTRIES = 1024;
@@ -30,7 +19,10 @@ const HISTOGRAMS = ['duration_ms', 'request_bytes', 'response_bytes'] as const;
 export function checkReportV2(value: unknown): ReportV2Check {
   if (!validate(value)) {
     const first = validate.errors?.[0];
-    return { ok: false, problem: first ? describe(first) : 'does not match the report schema' };
+    return {
+      ok: false,
+      problem: first ? describeSchemaError(first) : 'does not match the report schema',
+    };
   }
   if (value.window.end_ms < value.window.start_ms) {
     return { ok: false, problem: '/window/end_ms: must not be before /window/start_ms' };

@@ -1,4 +1,5 @@
-import Ajv2020, { type ErrorObject } from 'ajv/dist/2020';
+import Ajv2020 from 'ajv/dist/2020';
+import { describeSchemaError } from './schema-error';
 import schema from './report-v1.schema.json';
 import type { ReportV1 } from './report.types';
 
@@ -12,19 +13,6 @@ export type ReportCheck = { ok: true; report: ReportV1 } | { ok: false; problem:
 
 /** The longest a request may take, for the +Inf bucket's share of duration_sum_ms. */
 export const MAX_REQUEST_MS = 24 * 3600 * 1000;
-
-/** `/path/to/field: what is wrong`, for the first error ajv found. */
-function describe(error: ErrorObject): string {
-  const where = error.instancePath || '(root)';
-  const params = error.params as Record<string, unknown>;
-  const detail =
-    typeof params.additionalProperty === 'string'
-      ? ` '${params.additionalProperty}'`
-      : Array.isArray(params.allowedValues)
-        ? `: ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
-        : '';
-  return `${where}: ${error.message ?? 'is invalid'}${detail}`;
-}
 
 /**
  * The range duration_sum_ms can take given the buckets: each request lies above its bucket's lower
@@ -49,7 +37,10 @@ function sumRangeMs(buckets: readonly number[], n: number): [number, number] {
 export function checkReport(value: unknown): ReportCheck {
   if (!validate(value)) {
     const first = validate.errors?.[0];
-    return { ok: false, problem: first ? describe(first) : 'does not match the report schema' };
+    return {
+      ok: false,
+      problem: first ? describeSchemaError(first) : 'does not match the report schema',
+    };
   }
   if (value.window.end_ms < value.window.start_ms) {
     return { ok: false, problem: '/window/end_ms: must not be before /window/start_ms' };

@@ -1,0 +1,14 @@
+import type { ErrorObject } from 'ajv/dist/2020';
+
+/** `/path/to/field: what is wrong`, for the first error ajv found (the 400's message). */
+export function describeSchemaError(error: ErrorObject): string {
+  const where = error.instancePath || '(root)';
+  const params = error.params as Record<string, unknown>;
+  const detail =
+    typeof params.additionalProperty === 'string'
+      ? ` '${params.additionalProperty}'`
+      : Array.isArray(params.allowedValues)
+        ? `: ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
+        : '';
+  return `${where}: ${error.message ?? 'is invalid'}${detail}`;
+}
