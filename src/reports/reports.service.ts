@@ -7,6 +7,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { LiveReporters, type ReporterView } from './live-reporters';
 import { StateService } from '../state/state.service';
 import { checkReport } from './report-validator';
+import type { ReportV1 } from './report.types';
 import type { ReportVersion, StructuredReport } from './report-version';
 import { ReportsMetrics } from './reports.metrics';
 import { SeqDedupe } from './seq-dedupe';
@@ -30,9 +31,17 @@ export interface ReportSummary {
 export class ReportsService {
   private readonly dedupe: SeqDedupe;
   private readonly live: LiveReporters;
-  /** Report versions besides 1, by `v` (registered by the features that own them). */
-  private readonly versions = new Map<number, ReportVersion>();
+  /** Report versions besides 1, by `v` (registered by the features that own them), with their steps. */
+  private readonly versions = new Map<number, Registered>();
   private readonly maxSeqGap: number;
+  private readonly v1: ApplySteps<ReportV1> = {
+    apply: (report) => this.metrics.applied(report),
+    record: (report, atMs) => this.state?.record(report, atMs),
+    size: (report) => ({
+      counts: report.counts.length,
+      requests: report.counts.reduce((total, count) => total + count.n, 0),
+    }),
+  };
 
   constructor(
     private readonly metrics: ReportsMetrics,
@@ -67,7 +76,8 @@ export class ReportsService {
 
   /** Adds a report version (e.g. v2, Istio's metrics); `v` in the body selects it. */
   registerVersion<R extends StructuredReport>(handler: ReportVersion<R>): void {
-    this.versions.set(handler.version, handler as unknown as ReportVersion);
+    const version = handler as unknown as ReportVersion;
+    this.versions.set(handler.version, { handler: version, steps: this.stepsOf(version) });
     if (handler.durable) this.state?.restoreVersion(handler.version, handler.durable); // #12
   }
 
@@ -84,26 +94,7 @@ export class ReportsService {
     if (versioned) return this.acceptVersioned(versioned, parsed, receivedAtMs);
     const check = checkReport(parsed);
     if (!check.ok) throw new ReportRejected('invalid_report', `invalid report: ${check.problem}`);
-    const report = check.report;
-    this.refuseSeqGap(report.reporter);
-
-    const first = this.dedupe.firstTime(report.reporter.id, report.reporter.seq, receivedAtMs);
-    this.live.seen(report, receivedAtMs, !first);
-    this.registry.at(receivedAtMs, () => {
-      this.metrics.seen(report, receivedAtMs);
-      if (first) this.metrics.applied(report);
-    });
-    if (!first) this.metrics.duplicate();
-    if (first) this.state?.record(report, receivedAtMs); // durable state (#12): see IngestService
-    return {
-      reporterId: report.reporter.id,
-      seq: report.reporter.seq,
-      workload: report.source.workload,
-      namespace: report.source.namespace,
-      counts: report.counts.length,
-      requests: report.counts.reduce((total, count) => total + count.n, 0),
-      duplicate: !first,
-    };
+    return this.applyOnce(check.report, receivedAtMs, this.v1);
   }
 
   /** How many reporters are live, and up to `limit` of them, the stalest first (the status page). */
@@ -123,7 +114,7 @@ export class ReportsService {
     );
   }
 
-  private versionOf(parsed: unknown): ReportVersion | undefined {
+  private versionOf(parsed: unknown): Registered | undefined {
     if (typeof parsed !== 'object' || parsed === null || !('v' in parsed)) return undefined;
     const v = (parsed as { v: unknown }).v;
     return typeof v === 'number' ? this.versions.get(v) : undefined;
@@ -131,29 +122,58 @@ export class ReportsService {
 
   /** The same steps as for v1, with the version's own checks and metrics. */
   private acceptVersioned(
-    handler: ReportVersion,
+    { handler, steps }: Registered,
     parsed: unknown,
     receivedAtMs: number,
   ): ReportSummary {
     const check = handler.check(parsed);
     if (!check.ok) throw new ReportRejected('invalid_report', `invalid report: ${check.problem}`);
-    const report = check.report;
+    return this.applyOnce(check.report, receivedAtMs, steps);
+  }
+
+  /** Exactly once per (reporter id, seq): liveness and last-seen always, the metrics and the state once. */
+  private applyOnce<R extends StructuredReport>(
+    report: R,
+    receivedAtMs: number,
+    steps: ApplySteps<R>,
+  ): ReportSummary {
     this.refuseSeqGap(report.reporter);
     const first = this.dedupe.firstTime(report.reporter.id, report.reporter.seq, receivedAtMs);
     this.live.seen(report, receivedAtMs, !first);
     this.registry.at(receivedAtMs, () => {
       this.metrics.seen(report, receivedAtMs);
-      if (first) handler.apply(report);
+      if (first) steps.apply(report);
     });
     if (!first) this.metrics.duplicate();
-    if (first) this.state?.recordVersion(handler.version, report, handler.durable, receivedAtMs);
+    if (first) steps.record(report, receivedAtMs); // durable state (#12): see IngestService
     return {
       reporterId: report.reporter.id,
       seq: report.reporter.seq,
       workload: report.source.workload,
       namespace: report.source.namespace,
-      ...handler.size(report),
+      ...steps.size(report),
       duplicate: !first,
     };
   }
+
+  private stepsOf(handler: ReportVersion): ApplySteps<StructuredReport> {
+    return {
+      apply: (report) => handler.apply(report),
+      record: (report, atMs) =>
+        this.state?.recordVersion(handler.version, report, handler.durable, atMs),
+      size: (report) => handler.size(report),
+    };
+  }
+}
+
+interface Registered {
+  handler: ReportVersion;
+  steps: ApplySteps<StructuredReport>;
+}
+
+/** What differs between report versions once a report is checked: its metrics, its record, its size. */
+interface ApplySteps<R extends StructuredReport> {
+  apply(report: R): void;
+  record(report: R, atMs: number): void;
+  size(report: R): { counts: number; requests: number };
 }
