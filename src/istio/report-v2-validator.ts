@@ -1,5 +1,5 @@
 import Ajv2020 from 'ajv/dist/2020';
-import { describeSchemaError } from '../reports/schema-error';
+import { schemaProblem } from '../reports/schema-error';
 import schema from '../reports/report-v2.schema.json';
 import type { ReportV2 } from './report-v2.types';
 
@@ -17,13 +17,7 @@ const HISTOGRAMS = ['duration_ms', 'request_bytes', 'response_bytes'] as const;
  * adds up to its entry's n, the window does not end before it starts. Nothing is applied before.
  */
 export function checkReportV2(value: unknown): ReportV2Check {
-  if (!validate(value)) {
-    const first = validate.errors?.[0];
-    return {
-      ok: false,
-      problem: first ? describeSchemaError(first) : 'does not match the report schema',
-    };
-  }
+  if (!validate(value)) return { ok: false, problem: schemaProblem(validate) };
   if (value.window.end_ms < value.window.start_ms) {
     return { ok: false, problem: '/window/end_ms: must not be before /window/start_ms' };
   }

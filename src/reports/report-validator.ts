@@ -1,5 +1,5 @@
 import Ajv2020 from 'ajv/dist/2020';
-import { describeSchemaError } from './schema-error';
+import { schemaProblem } from './schema-error';
 import schema from './report-v1.schema.json';
 import type { ReportV1 } from './report.types';
 
@@ -35,13 +35,7 @@ function sumRangeMs(buckets: readonly number[], n: number): [number, number] {
  * Nothing is applied until this passes.
  */
 export function checkReport(value: unknown): ReportCheck {
-  if (!validate(value)) {
-    const first = validate.errors?.[0];
-    return {
-      ok: false,
-      problem: first ? describeSchemaError(first) : 'does not match the report schema',
-    };
-  }
+  if (!validate(value)) return { ok: false, problem: schemaProblem(validate) };
   if (value.window.end_ms < value.window.start_ms) {
     return { ok: false, problem: '/window/end_ms: must not be before /window/start_ms' };
   }
